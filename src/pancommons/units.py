@@ -1,0 +1,191 @@
+"""Units as beamlines write them, normalised through one pint registry.
+
+Beamline software writes units loosely (``Angstrom``, ``KeV``, ``C`` for
+degrees Celsius, a Latin-1 ``Å``, ``bars``).  Everything the catalogue
+compares is stored twice: the value and unit as written (for display) and
+the value in SI (for comparisons).  A unit that cannot be understood keeps
+its original text and gets no SI value: it is displayed, never compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pint
+
+ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+
+# What a parameter is expected to measure: the name used by the extraction and
+# the query layers, and pint's dimensionality for it.
+DIMENSIONS = {
+    "length": "[length]",
+    "energy": "[energy]",
+    "temperature": "[temperature]",
+    "pressure": "[pressure]",
+    "time": "[time]",
+    "frequency": "1/[time]",
+    "angle": "",  # radians are dimensionless in pint
+}
+
+# The SI unit a measured dimension is stored in (pint's base units are
+# correct but unreadable for energy and pressure: kg·m²/s²).
+_SI_FOR_DIMENSION = {
+    "[length]": "m",
+    "[temperature]": "K",
+    "[mass] * [length] ** 2 / [time] ** 2": "J",
+    "[mass] / [length] / [time] ** 2": "Pa",
+    "[time]": "s",
+    "1 / [time]": "Hz",
+    "1 / [length]": "1/m",
+    "[mass]": "kg",
+    "[current]": "A",
+    "[mass] * [length] ** 2 / [time] ** 3 / [current]": "V",
+}
+
+# Spellings seen in real files that pint does not read, or reads as something
+# no beamline means (``1/A`` is inverse ångström in scattering, never per ampere).
+_ALIASES = {
+    "angstrom": "angstrom",
+    "angstroms": "angstrom",
+    "ang": "angstrom",
+    "å": "angstrom",
+    "\u212b": "angstrom",  # ANGSTROM SIGN, distinct from Å
+    "1/a": "1/angstrom",
+    "a^-1": "1/angstrom",
+    "a-1": "1/angstrom",
+    "1/angstrom": "1/angstrom",
+    "kev": "keV",
+    "ev": "eV",
+    "deg c": "degC",
+    "°c": "degC",
+    "celsius": "degC",
+    "degc": "degC",
+    "deg f": "degF",
+    "°f": "degF",
+    "fahrenheit": "degF",
+    "kelvin": "K",
+    "volts": "V",
+    "c/s": "count/second",  # counts per second, not the speed of light per second
+    "cps": "count/second",
+    "microns": "micrometer",
+    "micron": "micrometer",
+    "degrees": "degree",
+    "°": "degree",
+    "bars": "bar",
+    "mbars": "mbar",
+}
+
+# Within a known dimension a bare letter has one meaning.
+_CONTEXT_ALIASES = {
+    "length": {"a": "angstrom"},
+    "temperature": {"c": "degC", "f": "degF", "deg": "degC"},
+}
+
+# Units that say "no physical unit": kept for display, never compared.
+_NOT_PHYSICAL = {"", "none", "no unit", "uu", "user unit", "eng", "a.u.", "au", "arb", "arbitrary", "n/a", "na"}
+
+
+class UnknownUnit(ValueError):
+    """A unit string that no alias and no pint definition explains."""
+
+    def __init__(self, unit: str):
+        super().__init__(f"unknown unit {unit!r}")
+        self.unit = unit
+
+
+class IncompatibleUnit(ValueError):
+    """A unit of another dimension than the one the quantity needs."""
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    si_value: float
+    si_unit: str
+
+
+def _candidates(unit: str, expect: str | None) -> list[str]:
+    text = unit.strip()
+    key = text.lower()
+    out: list[str] = []
+    if expect and key in _CONTEXT_ALIASES.get(expect, {}):
+        out.append(_CONTEXT_ALIASES[expect][key])
+    if key in _ALIASES:
+        out.append(_ALIASES[key])
+    out.append(text)
+    return out
+
+
+@lru_cache(maxsize=4096)
+def parse_unit(unit: str, expect: str | None = None) -> pint.Unit:
+    """The pint unit a written unit means, checked against ``expect`` when given.
+
+    Raises UnknownUnit when nothing parses, IncompatibleUnit when it parses to
+    another dimension than ``expect``.
+    """
+    if unit.strip().lower() in _NOT_PHYSICAL:
+        raise UnknownUnit(unit)
+    parsed: pint.Unit | None = None
+    for candidate in _candidates(unit, expect):
+        try:
+            parsed = ureg.Unit(candidate)
+        except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, ValueError, TypeError, AttributeError):
+            continue
+        except Exception:  # pint's tokenizer raises assorted errors on junk
+            continue
+        if expect is None or _has_dimension(parsed, expect):
+            return parsed
+    if parsed is not None:
+        raise IncompatibleUnit(f"unit {unit!r} does not measure {expect}")
+    raise UnknownUnit(unit)
+
+
+def _has_dimension(parsed: pint.Unit, expect: str) -> bool:
+    wanted = DIMENSIONS.get(expect)
+    if wanted is None:
+        return True
+    if wanted == "":
+        return parsed.dimensionless
+    return parsed.dimensionality == ureg.get_dimensionality(wanted)
+
+
+def si_unit_of(parsed: pint.Unit) -> str:
+    dims = str(parsed.dimensionality)
+    if dims in _SI_FOR_DIMENSION:
+        return _SI_FOR_DIMENSION[dims]
+    if parsed.dimensionless:
+        return "rad" if parsed != ureg.dimensionless and _is_angle(parsed) else ""
+    return f"{ureg.Quantity(1, parsed).to_base_units().units:~}"
+
+
+def _is_angle(parsed: pint.Unit) -> bool:
+    try:
+        ureg.Quantity(1, parsed).to("radian")
+        return str(parsed) not in {"count", "dimensionless"}
+    except pint.errors.DimensionalityError:
+        return False
+
+
+def to_si(value: float, unit: str, expect: str | None = None) -> Normalised:
+    """``value`` in ``unit`` expressed in SI (offset units exact: 20 degC → 293.15 K)."""
+    parsed = parse_unit(unit, expect)
+    target = si_unit_of(parsed)
+    quantity = ureg.Quantity(value, parsed)
+    if target == "":
+        si = quantity.to(ureg.dimensionless).magnitude
+    elif target == "rad":
+        si = quantity.to("radian").magnitude
+    else:
+        si = quantity.to(target if target != "1/m" else "1/meter").magnitude
+    return Normalised(float(si), target)
+
+
+def normalise(value: float, unit: str | None, expect: str | None = None) -> Normalised | None:
+    """SI form of a measured value, or None when its unit is missing, unknown or of the wrong kind."""
+    if unit is None or not math.isfinite(value):
+        return None
+    try:
+        return to_si(value, unit, expect)
+    except (UnknownUnit, IncompatibleUnit):
+        return None
