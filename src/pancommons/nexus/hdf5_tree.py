@@ -1,0 +1,338 @@
+"""One pass over an HDF5 file's structure, reading headers, never bulk data.
+
+The walk uses h5py's low-level API: the high-level objects cost several
+times more per object, and cataloguing thousands of files a second is made
+of exactly these per-object costs.  Every object is visited once (hard
+links can alias or even loop); soft and external links are recorded, not
+followed, and checked for dangling targets.  Only a few attributes are read
+(those NeXus gives meaning to), and only when they are small.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from dataclasses import dataclass, field
+
+import h5py
+import hdf5plugin  # noqa: F401  registers bitshuffle/LZ4, Blosc, Zstd... so their data decodes
+import numpy as np
+from h5py import h5a, h5d, h5f, h5l, h5o, h5s, h5z
+
+from pancommons.model import ArrayRecord
+
+# Attributes NeXus gives meaning to; nothing else is read.
+INTERESTING_ATTRS = (b"NX_class", b"default", b"signal", b"axes", b"units", b"short_name", b"target")
+MAX_ATTR_BYTES = 64 * 1024
+MAX_VALUE_BYTES = 256 * 1024
+MAX_OBJECTS = 50_000
+
+_FILTER_NAMES = {
+    h5z.FILTER_DEFLATE: "gzip",
+    h5z.FILTER_SHUFFLE: "shuffle",
+    h5z.FILTER_FLETCHER32: "fletcher32",
+    h5z.FILTER_SZIP: "szip",
+    h5z.FILTER_NBIT: "nbit",
+    h5z.FILTER_SCALEOFFSET: "scaleoffset",
+    307: "bzip2",
+    32000: "lzf",
+    32001: "blosc",
+    32004: "lz4",
+    32008: "bitshuffle",
+    32015: "zstd",
+    32017: "sz",
+    32026: "blosc2",
+}
+
+
+class NotHDF5(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class Node:
+    """A group or dataset, by its first path."""
+
+    path: str
+    is_group: bool
+    attrs: dict[str, object] = field(default_factory=dict)
+    children: list[str] = field(default_factory=list)  # names, groups only
+    # datasets only
+    shape: tuple[int, ...] = ()
+    dtype: str = ""
+    dataset_id: h5d.DatasetID | None = None
+
+
+@dataclass(slots=True)
+class Tree:
+    nodes: dict[str, Node]
+    soft_links: dict[str, str]  # path -> target path
+    aliases: dict[str, str]  # a second hard link's path -> the path the object was first visited by
+    external_links: dict[str, tuple[str, str]]  # path -> (file, path)
+    arrays: list[ArrayRecord]
+    warnings: list[str]
+    arrays_total: int = 0
+
+
+def decode_text(raw: bytes, where: str, warnings: list[str]) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        warnings.append(f"{where}: text is not UTF-8, read as Latin-1")
+        return raw.decode("latin-1")
+
+
+def python_value(array: np.ndarray, where: str, warnings: list[str]) -> object:
+    """A small HDF5 value as plain Python: str, number, or list of them."""
+    if array.dtype.kind in "SO" or array.dtype.kind == "U":
+        flat = [item for item in array.reshape(-1)]
+        texts = [
+            decode_text(item, where, warnings) if isinstance(item, bytes) else str(item)
+            for item in flat
+        ]
+        return texts[0] if len(texts) == 1 else texts
+    if array.dtype.kind in "biuf":
+        if array.size == 1:
+            return array.reshape(-1)[0].item()
+        return array.reshape(-1).tolist()
+    return None  # compound, enum, reference...: not catalogue metadata
+
+
+def _read_attr(oid, name: bytes, where: str, warnings: list[str]) -> object:
+    attr = h5a.open(oid, name)
+    if attr.get_storage_size() > MAX_ATTR_BYTES:
+        warnings.append(f"{where}@{name.decode()}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
+        return None
+    try:
+        dtype = attr.dtype
+        array = np.empty(attr.shape, dtype=dtype)
+        attr.read(array)
+    except (TypeError, ValueError, OSError) as error:
+        warnings.append(f"{where}@{name.decode()}: unreadable attribute ({error})")
+        return None
+    return python_value(array, f"{where}@{name.decode()}", warnings)
+
+
+def _attrs_of(oid, path: str, warnings: list[str]) -> dict[str, object]:
+    found: dict[str, object] = {}
+    if h5o.get_info(oid).num_attrs == 0:
+        return found
+    for name in INTERESTING_ATTRS:
+        if h5a.exists(oid, name):
+            value = _read_attr(oid, name, path, warnings)
+            if value is not None:
+                found[name.decode()] = value
+    return found
+
+
+def read_small(node: Node, warnings: list[str]) -> object:
+    """The value of a small dataset, or None when it is large, empty or not plain data."""
+    dataset = node.dataset_id
+    if dataset is None:
+        return None
+    try:
+        if dataset.get_storage_size() > MAX_VALUE_BYTES:
+            return None
+        dtype = dataset.dtype
+        if dtype.kind not in "biufSOU":
+            return None
+        count = int(np.prod(node.shape)) if node.shape else 1
+        if count * max(dtype.itemsize, 8) > MAX_VALUE_BYTES:
+            return None
+        array = np.empty(node.shape, dtype=dtype)
+        if count:
+            dataset.read(h5s.ALL, h5s.ALL, array)
+    except (OSError, TypeError, ValueError, KeyError) as error:
+        warnings.append(f"{node.path}: unreadable value ({error})")
+        return None
+    if array.size == 0:
+        return None
+    return python_value(array, node.path, warnings)
+
+
+def _layout(dataset: h5d.DatasetID, path: str, shape, dtype_name: str) -> ArrayRecord:
+    plist = dataset.get_create_plist()
+    kind = plist.get_layout()
+    filters = []
+    for index in range(plist.get_nfilters()):
+        code = plist.get_filter(index)[0]
+        filters.append(_FILTER_NAMES.get(code, f"filter-{code}"))
+    chunks = tuple(plist.get_chunk()) if kind == h5d.CHUNKED else None
+    names = {h5d.CONTIGUOUS: "contiguous", h5d.CHUNKED: "chunked", h5d.COMPACT: "compact"}
+    layout = ArrayRecord(path, tuple(shape), dtype_name, chunks, filters, names.get(kind, "virtual"))
+    if kind == getattr(h5d, "VIRTUAL", -1):
+        layout.layout = "virtual"
+        for index in range(plist.get_virtual_count()):
+            layout.virtual_sources.append(
+                (plist.get_virtual_filename(index), plist.get_virtual_dsetname(index))
+            )
+    return layout
+
+
+def _dtype_name(dtype: np.dtype) -> str:
+    if h5py.check_string_dtype(dtype) is not None or dtype.kind in "SU":
+        return "string"
+    return str(dtype)
+
+
+def open_file(path: str) -> h5f.FileID:
+    try:
+        return h5f.open(os.fsencode(path), h5f.ACC_RDONLY)
+    except OSError as error:
+        if not _has_signature(path):
+            raise NotHDF5("not an HDF5 file (no HDF5 signature)") from None
+        raise NotHDF5(f"unreadable HDF5 file, truncated or corrupt ({_short(error)})") from None
+
+
+def _has_signature(path: str) -> bool:
+    # The superblock may follow a user block of 512, 1024, 2048... bytes.
+    signature = b"\x89HDF\r\n\x1a\n"
+    with open(path, "rb") as handle:
+        offset = 0
+        while True:
+            handle.seek(offset)
+            head = handle.read(8)
+            if len(head) < 8:
+                return False
+            if head == signature:
+                return True
+            offset = 512 if offset == 0 else offset * 2
+
+
+def _short(error: Exception) -> str:
+    text = str(error)
+    return text if len(text) < 200 else text[:200] + "…"
+
+
+def walk(fid: h5f.FileID, file_dir: str) -> Tree:
+    """Every object of the file once, with its interesting attributes and array layouts."""
+    warnings: list[str] = []
+    nodes: dict[str, Node] = {}
+    soft: dict[str, str] = {}
+    external: dict[str, tuple[str, str]] = {}
+    arrays: list[ArrayRecord] = []
+    first_path: dict[int, str] = {}
+    tree = Tree(nodes, soft, {}, external, arrays, warnings)
+
+    root = h5o.open(fid, b"/")
+    first_path[h5o.get_info(root).addr] = "/"
+    # Breadth first, in link order: an object reachable by several hard links is
+    # known by its shallowest path, as a reader of the file would name it.
+    pending = deque([("/", root)])
+    while pending:
+        path, gid = pending.popleft()
+        node = Node(path, True, _attrs_of(gid, path, warnings))
+        nodes[path] = node
+        links: list[tuple[bytes, int]] = []
+        gid.links.iterate(lambda name, info: links.append((name, info.type)), info=True)
+        prefix = "" if path == "/" else path
+        for raw_name, link_type in links:
+            name = decode_text(raw_name, f"{path}/{raw_name!r}", warnings)
+            child_path = f"{prefix}/{name}"
+            node.children.append(name)
+            if link_type == h5l.TYPE_SOFT:
+                soft[child_path] = decode_text(gid.links.get_val(raw_name), child_path, warnings)
+                continue
+            if link_type == h5l.TYPE_EXTERNAL:
+                target_file, target_path = gid.links.get_val(raw_name)
+                external[child_path] = (
+                    decode_text(target_file, child_path, warnings),
+                    decode_text(target_path, child_path, warnings),
+                )
+                continue
+            if link_type != h5l.TYPE_HARD:
+                continue
+            if len(nodes) + len(pending) > MAX_OBJECTS:
+                warnings.append(f"more than {MAX_OBJECTS} objects: the rest of the file is not catalogued")
+                pending.clear()
+                break
+            try:
+                child = h5o.open(gid, raw_name)
+            except (KeyError, OSError) as error:
+                warnings.append(f"{child_path}: cannot be opened ({_short(error)})")
+                continue
+            address = h5o.get_info(child).addr
+            if address in first_path:
+                tree.aliases[child_path] = first_path[address]
+                continue
+            first_path[address] = child_path
+            if isinstance(child, h5py.h5g.GroupID):
+                pending.append((child_path, child))
+            elif isinstance(child, h5d.DatasetID):
+                _visit_dataset(tree, child, child_path)
+    _check_links(tree, file_dir)
+    return tree
+
+
+def _visit_dataset(tree: Tree, dataset: h5d.DatasetID, path: str) -> None:
+    try:
+        shape = dataset.shape or ()
+        dtype = dataset.dtype
+    except (OSError, TypeError, ValueError) as error:
+        tree.warnings.append(f"{path}: unreadable dataset header ({_short(error)})")
+        return
+    node = Node(path, False, _attrs_of(dataset, path, tree.warnings), shape=shape, dtype=_dtype_name(dtype))
+    node.dataset_id = dataset
+    tree.nodes[path] = node
+    size = int(np.prod(shape)) if shape else 1
+    if size > 1:  # arrays are data; scalars and 1-element fields are metadata
+        tree.arrays_total += 1
+        if len(tree.arrays) < 1000:
+            tree.arrays.append(_layout(dataset, path, shape, node.dtype))
+
+
+def _check_links(tree: Tree, file_dir: str) -> None:
+    for path, target in tree.soft_links.items():
+        if _resolve(tree, target) is None:
+            tree.warnings.append(f"dangling soft link {path} -> {target}")
+    for path, (target_file, target_path) in tree.external_links.items():
+        if not os.path.exists(os.path.join(file_dir, target_file)):
+            tree.warnings.append(f"broken external link {path} -> {target_file}:{target_path} (file missing)")
+    for array in tree.arrays:
+        missing = [
+            f"{source_file}:{source_path}"
+            for source_file, source_path in array.virtual_sources
+            if not _virtual_source_exists(tree, file_dir, source_file, source_path)
+        ]
+        if missing:
+            tree.warnings.append(
+                f"virtual dataset {array.path}: {len(missing)} of {len(array.virtual_sources)} "
+                f"source(s) missing ({', '.join(missing[:3])}{'…' if len(missing) > 3 else ''})"
+            )
+
+
+def _virtual_source_exists(tree: Tree, file_dir: str, source_file: str, source_path: str) -> bool:
+    if source_file == ".":
+        target = _resolve(tree, source_path)
+        if target is None:
+            return False
+        if target in tree.external_links:
+            linked_file, _ = tree.external_links[target]
+            return os.path.exists(os.path.join(file_dir, linked_file))
+        return True
+    return os.path.exists(os.path.join(file_dir, source_file))
+
+
+def _resolve(tree: Tree, path: str, depth: int = 0) -> str | None:
+    """The node path a link path lands on, following soft links at any level, or None."""
+    if depth > 16:
+        return None
+    current = ""
+    for part in (part for part in path.split("/") if part):
+        candidate = f"{current}/{part}"
+        link = tree.soft_links.get(candidate) or tree.aliases.get(candidate)
+        if link is not None:
+            target = _resolve(tree, link, depth + 1)
+            if target is None:
+                return None
+            candidate = target
+        elif candidate not in tree.nodes and candidate not in tree.external_links:
+            return None
+        current = "" if candidate == "/" else candidate
+    return current or "/"
+
+
+def resolve(tree: Tree, path: str) -> Node | None:
+    """The group or dataset a path names, through soft links."""
+    target = _resolve(tree, path)
+    return tree.nodes.get(target) if target else None
