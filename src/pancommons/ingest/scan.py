@@ -1,0 +1,118 @@
+"""Finding the files to catalogue, as a stream: memory does not grow with the tree.
+
+Every catalogued path is relative to a configured data root.  Symbolic links
+are resolved before that decision, so a link inside a root that leads out of
+it is refused rather than catalogued (and later served) from outside.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedFile:
+    path: str  # absolute, as found
+    data_root: str
+    relative: str  # POSIX-style path below the data root
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProblem:
+    path: str
+    reason: str
+
+
+class OutsideDataRoots(ValueError):
+    pass
+
+
+class DataRoots:
+    def __init__(self, roots: Sequence[Path]):
+        # Longest first, so a root nested in another claims its own files.
+        self.roots = sorted({os.path.realpath(root) for root in roots}, key=len, reverse=True)
+
+    def locate(self, path: str) -> tuple[str, str]:
+        real = os.path.realpath(path)
+        for root in self.roots:
+            if real == root:
+                return root, ""
+            if real.startswith(root.rstrip(os.sep) + os.sep):
+                return root, Path(os.path.relpath(real, root)).as_posix()
+        raise OutsideDataRoots(path)
+
+    def describe(self) -> str:
+        return ", ".join(self.roots) if self.roots else "none configured"
+
+
+def _matches(name: str, suffixes: Sequence[str]) -> bool:
+    lowered = name.lower()
+    return any(lowered.endswith(suffix) for suffix in suffixes)
+
+
+def walk_files(paths: Sequence[str], roots: DataRoots, suffixes: Sequence[str]) -> Iterator[LocatedFile | ScanProblem]:
+    """Candidate files below each path, in a stable order; problems are yielded, not raised.
+
+    A path named explicitly is tried whatever its suffix; inside directories
+    only the configured suffixes are picked up.  Directory links are not
+    followed (they could loop); file links are, if they stay inside a root.
+    """
+    seen_dirs: set[str] = set()
+    for path in paths:
+        if os.path.isdir(path):
+            yield from _walk_dir(path, roots, suffixes, seen_dirs)
+        elif os.path.lexists(path):
+            yield _locate(path, roots)
+        else:
+            yield ScanProblem(path, "no such file or directory")
+
+
+def _walk_dir(top: str, roots: DataRoots, suffixes: Sequence[str], seen_dirs: set[str]) -> Iterator[LocatedFile | ScanProblem]:
+    stack = [os.path.abspath(top)]
+    while stack:
+        directory = stack.pop()
+        real = os.path.realpath(directory)
+        if real in seen_dirs:
+            continue
+        seen_dirs.add(real)
+        try:
+            with os.scandir(directory) as scanner:
+                entries = sorted(scanner, key=lambda entry: entry.name)
+        except OSError as error:
+            yield ScanProblem(directory, f"cannot list directory ({error.strerror or error})")
+            continue
+        subdirectories = []
+        for entry in entries:
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    subdirectories.append(entry.path)
+                elif _matches(entry.name, suffixes):
+                    yield _locate(entry.path, roots)
+            except OSError as error:
+                yield ScanProblem(entry.path, f"cannot read ({error.strerror or error})")
+        stack.extend(reversed(subdirectories))  # depth first, in name order
+
+
+def _locate(path: str, roots: DataRoots) -> LocatedFile | ScanProblem:
+    absolute = os.path.abspath(path)
+    try:
+        root, relative = roots.locate(absolute)
+    except OutsideDataRoots:
+        if os.path.islink(absolute):
+            return ScanProblem(absolute, "symbolic link leads outside the data roots")
+        return ScanProblem(absolute, f"not under a data root (data roots: {roots.describe()})")
+    try:
+        stat = os.stat(absolute)
+    except FileNotFoundError:
+        reason = "broken symbolic link" if os.path.islink(absolute) else "file vanished"
+        return ScanProblem(absolute, reason)
+    except OSError as error:
+        return ScanProblem(absolute, f"cannot stat ({error.strerror or error})")
+    if not os.path.isfile(absolute):
+        return ScanProblem(absolute, "not a regular file")
+    return LocatedFile(absolute, root, relative, stat.st_size, stat.st_mtime_ns)

@@ -1,0 +1,515 @@
+"""Writing extracted files into the catalogue, one transaction per batch.
+
+A batch commits whole or not at all, so killing an ingest leaves no
+half-written dataset.  A file's datasets keep their pid (derived from data
+root, path and entry) and their row across re-ingests: when a file changes,
+the columns and child rows that ingestion owns are rewritten in place and
+everything else about the dataset (access decisions, DOIs, publication
+links) stays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+
+from pancommons.config import Settings
+from pancommons.db.tables import (
+    Affiliation,
+    DataFile,
+    Dataset,
+    DatasetDerivation,
+    DatasetFile,
+    DatasetSample,
+    DatasetTechnique,
+    Document,
+    DocumentDataset,
+    Instrument,
+    Member,
+    Parameter,
+    Person,
+    Sample,
+    Technique,
+    utcnow,
+)
+from pancommons.ingest.scan import LocatedFile
+from pancommons.model import EntryRecord, FileRecord, PersonRecord
+
+_PID_NAMESPACE = uuid.UUID("6f1c2a8e-4d0b-5c3e-9a7f-2b8d1e0c4f53")
+_CACHE_SIZE = 20_000
+
+
+def dataset_pid(prefix: str, data_root: str, relative: str, entry_path: str) -> str:
+    digest = uuid.uuid5(_PID_NAMESPACE, f"{data_root}|{relative}|{entry_path}").hex[:20]
+    return f"{prefix}/{digest}"
+
+
+def _short_hash(*parts: str | None) -> str:
+    return hashlib.sha1("|".join(part or "" for part in parts).encode()).hexdigest()[:12]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
+
+
+def add_years(moment: datetime, years: int) -> datetime:
+    try:
+        return moment.replace(year=moment.year + years)
+    except ValueError:  # 29 February into a common year
+        return moment.replace(year=moment.year + years, day=28)
+
+
+def normalise_orcid(value: str | None) -> str | None:
+    """The bare 16-character ORCID iD, or None when it is not a valid one."""
+    if not value:
+        return None
+    text = value.strip().upper().removeprefix("HTTPS://ORCID.ORG/").removeprefix("HTTP://ORCID.ORG/")
+    digits = text.replace("-", "")
+    if not re.fullmatch(r"\d{15}[\dX]", digits):
+        return None
+    total = 0
+    for char in digits[:-1]:
+        total = (total + int(char)) * 2
+    check = (12 - total % 11) % 11
+    if digits[-1] != ("X" if check == 10 else str(check)):
+        return None
+    return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def person_key(person: PersonRecord, facility: str | None) -> str:
+    orcid = normalise_orcid(person.orcid)
+    if orcid:
+        return f"orcid:{orcid}"
+    if person.facility_user_id:
+        return f"user:{(facility or '').lower()}:{person.facility_user_id.strip().lower()}"
+    if person.email:
+        return f"email:{person.email.strip().lower()}"
+    return "name:" + " ".join(person.full_name.lower().split())
+
+
+class _LRU(OrderedDict):
+    """Ids of rows already looked up; bounded so memory does not grow with the catalogue."""
+
+    def get_id(self, key):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return None
+
+    def put(self, key, value):
+        self[key] = value
+        if len(self) > _CACHE_SIZE:
+            self.popitem(last=False)
+
+
+@dataclass(slots=True)
+class Existing:
+    """What the catalogue already knows of a file, for change detection."""
+
+    id: int
+    size: int
+    mtime_ns: int
+    checksum: str
+    state: str
+
+
+@dataclass(slots=True)
+class BatchOutcome:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+class CatalogueWriter:
+    def __init__(self, engine: Engine, settings: Settings, run_id: int | None = None):
+        self.engine = engine
+        self.settings = settings
+        self.run_id = run_id
+        self.prefix = settings.resolved_pid_prefix
+        self._proposal_pattern = re.compile(settings.proposal_id_pattern) if settings.proposal_id_pattern else None
+        self._ids: dict[str, _LRU] = {name: _LRU() for name in ("instrument", "technique", "sample", "person", "affiliation")}
+
+    # --- lookups --------------------------------------------------------------
+
+    def existing(self, connection: Connection, files: Sequence[LocatedFile]) -> dict[tuple[str, str], Existing]:
+        found: dict[tuple[str, str], Existing] = {}
+        by_root: dict[str, list[str]] = {}
+        for located in files:
+            by_root.setdefault(located.data_root, []).append(located.relative)
+        for root, relatives in by_root.items():
+            for start in range(0, len(relatives), 500):
+                rows = connection.execute(
+                    select(DataFile.id, DataFile.path, DataFile.size, DataFile.mtime_ns, DataFile.checksum, DataFile.state)
+                    .where(DataFile.data_root == root, DataFile.path.in_(relatives[start : start + 500]))
+                )
+                for row in rows:
+                    found[(root, row.path)] = Existing(row.id, row.size, row.mtime_ns, row.checksum, row.state)
+        return found
+
+    def mark_seen(self, connection: Connection, file_ids: Sequence[int]) -> None:
+        for start in range(0, len(file_ids), 500):
+            connection.execute(
+                update(DataFile).where(DataFile.id.in_(file_ids[start : start + 500])).values(last_seen_run=self.run_id)
+            )
+
+    def proposal_number(self, identifier: str | None) -> str | None:
+        if not identifier:
+            return None
+        if self._proposal_pattern is not None:
+            match = self._proposal_pattern.search(identifier)
+            if match:
+                return match.groupdict().get("proposal") or match.group(0)
+        return identifier
+
+    # --- the batch --------------------------------------------------------------
+
+    def write_batch(self, items: Sequence[tuple[LocatedFile, FileRecord]]) -> BatchOutcome:
+        """Catalogue extracted files in one transaction; returns what changed."""
+        outcome = BatchOutcome()
+        try:
+            with self.engine.begin() as connection:
+                known = self.existing(connection, [located for located, _ in items])
+                touched: list[tuple[int, LocatedFile, FileRecord, list[int]]] = []
+                new_items = []
+                for located, record in items:
+                    previous = known.get((located.data_root, located.relative))
+                    if previous is None:
+                        new_items.append((located, record))
+                    elif previous.checksum == record.checksum and previous.state == "present":
+                        self._refresh_unchanged(connection, previous.id, record)
+                        outcome.unchanged += 1
+                    else:
+                        dataset_ids = self._update_file(connection, previous.id, located, record)
+                        touched.append((previous.id, located, record, dataset_ids))
+                        outcome.updated += 1
+                if new_items:
+                    touched.extend(self._insert_files(connection, new_items))
+                    outcome.new += len(new_items)
+                if touched:
+                    self._write_children(connection, touched)
+        except Exception:
+            for cache in self._ids.values():
+                cache.clear()  # ids made in the rolled-back transaction no longer exist
+            raise
+        return outcome
+
+    def _file_values(self, located: LocatedFile, record: FileRecord) -> dict:
+        return {
+            "data_root": located.data_root,
+            "path": located.relative,
+            "name": located.relative.rsplit("/", 1)[-1],
+            "size": record.size,
+            "mtime_ns": record.mtime_ns,
+            "checksum": record.checksum,
+            "checksum_algorithm": record.checksum_algorithm,
+            "state": "present",
+            "filters": record.filters,
+            "arrays": [
+                {
+                    "path": array.path,
+                    "shape": list(array.shape),
+                    "dtype": array.dtype,
+                    "chunks": list(array.chunks) if array.chunks else None,
+                    "filters": array.filters,
+                    "layout": array.layout,
+                    **({"virtual_sources": [list(source) for source in array.virtual_sources]} if array.virtual_sources else {}),
+                }
+                for array in record.arrays
+            ],
+            "arrays_total": record.arrays_total,
+            "warnings": record.warnings[:50],
+            "last_seen_run": self.run_id,
+            "updated_at": utcnow(),
+        }
+
+    def _refresh_unchanged(self, connection: Connection, file_id: int, record: FileRecord) -> None:
+        # Touched but not changed (same checksum): only the stat data moves.
+        connection.execute(
+            update(DataFile)
+            .where(DataFile.id == file_id)
+            .values(size=record.size, mtime_ns=record.mtime_ns, last_seen_run=self.run_id)
+        )
+
+    def _insert_files(self, connection: Connection, items) -> list[tuple[int, LocatedFile, FileRecord, list[int]]]:
+        now = utcnow()
+        file_rows = [{**self._file_values(located, record), "created_at": now} for located, record in items]
+        file_ids = connection.execute(
+            insert(DataFile).returning(DataFile.id, sort_by_parameter_order=True), file_rows
+        ).scalars().all()
+        dataset_rows = []
+        owners = []
+        for file_id, (located, record) in zip(file_ids, items):
+            for entry in record.entries:
+                dataset_rows.append({**self._dataset_values(connection, located, record, entry, file_id), "created_at": now})
+                owners.append(file_id)
+        dataset_ids = []
+        if dataset_rows:
+            dataset_ids = connection.execute(
+                insert(Dataset).returning(Dataset.id, sort_by_parameter_order=True), dataset_rows
+            ).scalars().all()
+        per_file: dict[int, list[int]] = {}
+        for owner, dataset_id in zip(owners, dataset_ids):
+            per_file.setdefault(owner, []).append(dataset_id)
+        return [(file_id, located, record, per_file.get(file_id, [])) for file_id, (located, record) in zip(file_ids, items)]
+
+    def _update_file(self, connection: Connection, file_id: int, located: LocatedFile, record: FileRecord) -> list[int]:
+        connection.execute(update(DataFile).where(DataFile.id == file_id).values(**self._file_values(located, record)))
+        current = {
+            row.pid: row.id
+            for row in connection.execute(select(Dataset.id, Dataset.pid).where(Dataset.source_file_id == file_id))
+        }
+        dataset_ids = []
+        for entry in record.entries:
+            values = self._dataset_values(connection, located, record, entry, file_id)
+            dataset_id = current.pop(values["pid"], None)
+            if dataset_id is None:
+                dataset_id = connection.execute(insert(Dataset).returning(Dataset.id), values).scalar_one()
+            else:
+                # The access decision is not ingestion's to change once made.
+                values.pop("is_public")
+                connection.execute(update(Dataset).where(Dataset.id == dataset_id).values(**values))
+                self._clear_owned_children(connection, dataset_id)
+            dataset_ids.append(dataset_id)
+        if current:  # entries that left the file
+            connection.execute(delete(Dataset).where(Dataset.id.in_(list(current.values()))))
+        return dataset_ids
+
+    def _clear_owned_children(self, connection: Connection, dataset_id: int) -> None:
+        for table, column in (
+            (Parameter, Parameter.dataset_id),
+            (DatasetTechnique, DatasetTechnique.dataset_id),
+            (DatasetSample, DatasetSample.dataset_id),
+            (Member, Member.dataset_id),
+            (DatasetDerivation, DatasetDerivation.dataset_id),
+            (DatasetFile, DatasetFile.dataset_id),
+        ):
+            connection.execute(delete(table).where(column == dataset_id))
+
+    def _dataset_values(self, connection: Connection, located: LocatedFile, record: FileRecord, entry: EntryRecord, file_id: int) -> dict:
+        acquired = entry.end_time or entry.start_time
+        embargo_until = add_years(acquired, self.settings.embargo_years) if acquired else None
+        return {
+            "pid": dataset_pid(self.prefix, located.data_root, located.relative, entry.entry_path),
+            "title": entry.title,
+            "is_public": bool(embargo_until and embargo_until <= datetime.now(timezone.utc)),
+            "creation_date": entry.start_time,
+            "end_date": entry.end_time,
+            "size": record.size,
+            "facility": entry.facility or self.settings.facility or None,
+            "instrument_id": self._instrument_id(connection, entry.facility or self.settings.facility, entry.instrument_name),
+            "proposal_number": self.proposal_number(entry.proposal_id),
+            "kind": entry.kind.value,
+            "license": self.settings.default_license,
+            "embargo_until": embargo_until,
+            "definition": entry.definition,
+            "probe": entry.probe,
+            "default_plot": entry.default_plot,
+            "time_source": entry.time_source,
+            "time_raw": (entry.time_raw or "")[:128] or None,
+            "source_file_id": file_id,
+            "entry_path": entry.entry_path,
+            "updated_at": utcnow(),
+        }
+
+    def _write_children(self, connection: Connection, touched) -> None:
+        parameters, techniques, samples, members, derivations, links = [], [], [], [], [], []
+        for file_id, located, record, dataset_ids in touched:
+            for dataset_id, entry in zip(dataset_ids, record.entries):
+                links.append({"dataset_id": dataset_id, "file_id": file_id})
+                for parameter in entry.parameters:
+                    numeric = isinstance(parameter.value, (int, float))
+                    parameters.append(
+                        {
+                            "dataset_id": dataset_id,
+                            "name": parameter.name[:255],
+                            "value_number": float(parameter.value) if numeric else None,
+                            "value_string": None if numeric else str(parameter.value),
+                            "unit": (parameter.unit or None) and parameter.unit[:64],
+                            "si_value": parameter.si_value,
+                            "si_unit": parameter.si_unit,
+                            "source": parameter.source,
+                        }
+                    )
+                for technique_id in {self._technique_id(connection, iri, name) for iri, name in entry.techniques}:
+                    techniques.append({"dataset_id": dataset_id, "technique_id": technique_id})
+                for sample_id in {
+                    self._sample_id(connection, sample.name, sample.chemical_formula, sample.description)
+                    for sample in entry.samples
+                }:
+                    samples.append({"dataset_id": dataset_id, "sample_id": sample_id})
+                for person in entry.users:
+                    members.append(
+                        {
+                            "dataset_id": dataset_id,
+                            "person_id": self.person_id(connection, person, entry.facility),
+                            "affiliation_id": self.affiliation_id(connection, person.affiliation, None, None),
+                            "role": (person.role or None) and person.role[:64],
+                        }
+                    )
+                directory = located.relative.rsplit("/", 1)[0] if "/" in located.relative else ""
+                for reference, source_entry in dict.fromkeys(entry.derived_from):
+                    derivations.append(
+                        {
+                            "dataset_id": dataset_id,
+                            "source_path": _join_relative(directory, reference),
+                            "source_entry": source_entry,
+                        }
+                    )
+        for table, rows in (
+            (DatasetFile, links),
+            (Parameter, parameters),
+            (DatasetTechnique, techniques),
+            (DatasetSample, samples),
+            (Member, members),
+            (DatasetDerivation, _unique(derivations, ("dataset_id", "source_path"))),
+        ):
+            if rows:
+                connection.execute(insert(table), rows)
+        dataset_ids = [dataset_id for *_, ids in touched for dataset_id in ids]
+        link_proposals(connection, dataset_ids=dataset_ids)
+
+    # --- shared rows ------------------------------------------------------------
+
+    def _cached(self, kind: str, key, connection: Connection, find, create) -> int:
+        cache = self._ids[kind]
+        found = cache.get_id(key)
+        if found is None:
+            found = connection.execute(find).scalar()
+            if found is None:
+                found = connection.execute(create).scalar_one()
+            cache.put(key, found)
+        return found
+
+    def _instrument_id(self, connection: Connection, facility: str | None, name: str | None) -> int | None:
+        if not name:
+            return None
+        facility = facility or ""
+        pid = f"{self.prefix}/instrument/{_slug(facility)}-{_slug(name)}-{_short_hash(facility, name)[:6]}"
+        return self._cached(
+            "instrument",
+            (facility, name),
+            connection,
+            select(Instrument.id).where(Instrument.facility == facility, Instrument.name == name),
+            insert(Instrument).values(pid=pid, name=name, facility=facility).returning(Instrument.id),
+        )
+
+    def _technique_id(self, connection: Connection, iri: str, name: str) -> int:
+        return self._cached(
+            "technique",
+            iri,
+            connection,
+            select(Technique.id).where(Technique.pid == iri),
+            insert(Technique).values(pid=iri, name=name).returning(Technique.id),
+        )
+
+    def _sample_id(self, connection: Connection, name: str, formula: str | None, description: str | None) -> int:
+        pid = f"{self.prefix}/sample/{_short_hash(name.lower(), formula)}"
+        return self._cached(
+            "sample",
+            pid,
+            connection,
+            select(Sample.id).where(Sample.pid == pid),
+            insert(Sample)
+            .values(pid=pid, name=name[:1024], chemical_formula=formula, description=description)
+            .returning(Sample.id),
+        )
+
+    def person_id(self, connection: Connection, person: PersonRecord, facility: str | None) -> int:
+        key = person_key(person, facility)
+        values = {
+            "person_key": key,
+            "full_name": person.full_name[:500],
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+            "orcid": normalise_orcid(person.orcid),
+            "facility_user_id": person.facility_user_id,
+            "email": person.email,
+        }
+        return self._cached(
+            "person",
+            key,
+            connection,
+            select(Person.id).where(Person.person_key == key),
+            insert(Person).values(**values).returning(Person.id),
+        )
+
+    def affiliation_id(self, connection: Connection, name: str | None, city: str | None, country: str | None) -> int | None:
+        if not name:
+            return None
+        key = "|".join(part.strip().lower() for part in (name, city or "", country or ""))[:600]
+        return self._cached(
+            "affiliation",
+            key,
+            connection,
+            select(Affiliation.id).where(Affiliation.affiliation_key == key),
+            insert(Affiliation)
+            .values(affiliation_key=key, name=name[:500], city=city, country=country)
+            .returning(Affiliation.id),
+        )
+
+
+def _join_relative(directory: str, reference: str) -> str:
+    """A path written relative to a file's directory, as a path relative to the data root."""
+    import posixpath
+
+    if reference.startswith("/"):
+        return posixpath.normpath(reference).lstrip("/")
+    return posixpath.normpath(posixpath.join(directory, reference))
+
+
+def _unique(rows: list[dict], key: tuple[str, ...]) -> list[dict]:
+    return list({tuple(row[k] for k in key): row for row in rows}.values())
+
+
+def link_proposals(connection: Connection, *, dataset_ids: Sequence[int] | None = None, document_ids: Sequence[int] | None = None) -> None:
+    """Link datasets to the proposals their proposal number names (whichever arrived second)."""
+    already = select(DocumentDataset.dataset_id).where(
+        DocumentDataset.dataset_id == Dataset.id, DocumentDataset.document_id == Document.id
+    )
+    query = (
+        select(Document.id, Dataset.id)
+        .join(Dataset, Dataset.proposal_number == Document.proposal_number)
+        .where(~already.exists())
+    )
+    chunks: list = [None]
+    if dataset_ids is not None:
+        chunks = [("dataset", list(dataset_ids[i : i + 500])) for i in range(0, len(dataset_ids), 500)]
+    elif document_ids is not None:
+        chunks = [("document", list(document_ids[i : i + 500])) for i in range(0, len(document_ids), 500)]
+    for chunk in chunks:
+        scoped = query
+        if chunk is not None:
+            kind, ids = chunk
+            scoped = query.where((Dataset.id if kind == "dataset" else Document.id).in_(ids))
+        connection.execute(
+            insert(DocumentDataset).from_select(["document_id", "dataset_id"], scoped)
+        )
+
+
+def resolve_derivations(connection: Connection) -> int:
+    """Point processed datasets at the raw datasets their files name, once both are catalogued."""
+    source = (
+        select(Dataset.id)
+        .join(DataFile, DataFile.id == Dataset.source_file_id)
+        .where(
+            DataFile.path == DatasetDerivation.source_path,
+            # the entry the process names, or the file's only/first entry
+            (Dataset.entry_path == DatasetDerivation.source_entry) | (DatasetDerivation.source_entry.is_(None)),
+        )
+        .order_by(Dataset.entry_path)
+        .limit(1)
+        .scalar_subquery()
+    )
+    result = connection.execute(
+        update(DatasetDerivation)
+        .where(DatasetDerivation.source_dataset_id.is_(None))
+        .values(source_dataset_id=source)
+    )
+    return result.rowcount or 0
