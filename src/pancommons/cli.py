@@ -1,0 +1,258 @@
+"""The ``pancommons`` command: the front door of a node."""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+
+from pancommons.config import Settings, load_settings
+
+app = typer.Typer(
+    help="pancommons: the open data commons of a photon or neutron facility.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A problem to tell the user in one line, then exit non-zero."""
+
+
+@contextmanager
+def _friendly_errors():
+    try:
+        yield
+    except CliError as error:
+        err.print(f"[red]error:[/red] {error}", highlight=False)
+        raise typer.Exit(1) from None
+    except OperationalError as error:
+        err.print(f"[red]error:[/red] cannot use the catalogue database: {error.orig}", highlight=False)
+        raise typer.Exit(1) from None
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return load_settings(**{key: value for key, value in overrides.items() if value is not None})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()
+        )
+        raise CliError(f"invalid settings ({problems})") from None
+    except (OSError, ValueError) as error:  # unreadable or malformed TOML file
+        raise CliError(f"cannot read settings: {error}") from None
+
+
+def _engine(settings: Settings) -> Engine:
+    from pancommons.db.engine import DatabaseUrlError, make_engine
+    from pancommons.db.migrate import upgrade
+
+    try:
+        engine = make_engine(settings.resolved_database_url)
+    except (DatabaseUrlError, ModuleNotFoundError) as error:
+        raise CliError(str(error)) from None
+    try:
+        upgrade(engine)
+    except SQLAlchemyError as error:
+        raise CliError(f"cannot open the catalogue at {engine.url.render_as_string()}: {getattr(error, 'orig', error)}") from None
+    return engine
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+    )
+
+
+@app.command()
+def init() -> None:
+    """Create the catalogue database, or bring it to the current schema."""
+    with _friendly_errors():
+        settings = _settings()
+        engine = _engine(settings)
+        out.print(f"catalogue ready: {engine.url.render_as_string()}")
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="files or directories to catalogue (walked recursively)")],
+    workers: Annotated[int | None, typer.Option(help="extraction processes (default: one per core)")] = None,
+    data_root: Annotated[
+        list[Path] | None, typer.Option("--data-root", help="add a data root for this run (repeatable)")
+    ] = None,
+) -> None:
+    """Catalogue NeXus/HDF5 files: new ones added, changed ones updated, deleted ones reported."""
+    from pancommons.ingest.pipeline import NothingToDo, count_candidates
+    from pancommons.ingest.pipeline import ingest as run_ingest
+
+    with _friendly_errors():
+        settings = _settings()
+        if data_root:
+            settings = _settings(data_roots=[*settings.data_roots, *data_root])
+        engine = _engine(settings)
+        names = [str(path) for path in paths]
+        try:
+            total = count_candidates(names, settings)
+            with _progress() as progress:
+                task = progress.add_task("ingesting", total=total)
+                report = run_ingest(names, settings, engine, workers=workers, progress=lambda n: progress.advance(task, n))
+        except NothingToDo as error:
+            raise CliError(str(error)) from None
+        _print_ingest_report(report)
+        if report.failed_count and report.seen == report.failed_count:
+            raise typer.Exit(1)  # nothing landed
+
+
+def _print_ingest_report(report) -> None:
+    for path, reason in report.failed:
+        out.print(f"[red]failed[/red] {path}: {reason}", highlight=False)
+    if report.failed_count > len(report.failed):
+        out.print(f"… and {report.failed_count - len(report.failed)} more failures (see the ingest run record)")
+    if report.warnings:
+        shown = report.warnings[:10]
+        for path, message in shown:
+            out.print(f"[yellow]warning[/yellow] {path}: {message}", highlight=False)
+        rest = len(report.warnings) - len(shown)
+        if rest > 0:
+            out.print(f"… and {rest} more warnings in {report.warned_files} file(s)")
+    for path in report.deleted[:20]:
+        out.print(f"[magenta]deleted[/magenta] {path} (catalogued, no longer on disk)", highlight=False)
+    out.print(report.summary_line())
+    if report.deleted_count:
+        out.print(f"deleted since last run: {report.deleted_count}")
+    rate = report.seen / report.seconds if report.seconds else 0.0
+    out.print(f"run {report.run_id}: {report.seen} files in {report.seconds:.1f} s ({rate:.0f} files/s)", style="dim")
+
+
+@app.command("import-proposals")
+def import_proposals(
+    file: Annotated[Path, typer.Argument(help="user-office export, .json or .csv (see docs/proposals-format.md)")],
+) -> None:
+    """Import proposals and their members from the user office's export."""
+    from pancommons.ingest.proposals import ProposalFileError
+    from pancommons.ingest.proposals import import_proposals as run_import
+
+    with _friendly_errors():
+        settings = _settings()
+        engine = _engine(settings)
+        try:
+            report = run_import(file, settings, engine)
+        except ProposalFileError as error:
+            raise CliError(str(error)) from None
+        for position, reason in report.failed:
+            out.print(f"[red]failed[/red] {file} {position}: {reason}", highlight=False)
+        out.print(report.summary_line())
+        if report.failed and not (report.created or report.updated or report.unchanged):
+            raise typer.Exit(1)
+
+
+@app.command()
+def synth(
+    outdir: Annotated[Path, typer.Argument(help="directory to write the files into")],
+    count: Annotated[int, typer.Option(min=1, max=10_000_000, help="number of files")] = 100,
+    seed: Annotated[int, typer.Option(help="same seed, same files")] = 0,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="writer processes")] = 1,
+    facility: Annotated[list[str] | None, typer.Option(help="only these facilities (NLS, KNS, OXF)")] = None,
+) -> None:
+    """Write realistic synthetic NeXus files and their proposals (proposals.json)."""
+    from pancommons.nexus.synth import write_corpus
+
+    with _friendly_errors():
+        with _progress() as progress:
+            task = progress.add_task("writing", total=count)
+            summary = write_corpus(
+                outdir, count, seed, workers=workers, facilities=facility, progress=lambda n: progress.advance(task, n)
+            )
+        out.print(f"wrote {summary.files} files to {outdir} and {outdir / 'proposals.json'}")
+
+
+@app.command()
+def status() -> None:
+    """What the catalogue holds."""
+    from pancommons.catalogue.summary import summarise
+
+    with _friendly_errors():
+        settings = _settings()
+        engine = _engine(settings)
+        _print_summary(summarise(engine), engine)
+
+
+def _print_summary(summary, engine: Engine) -> None:
+    out.print(f"catalogue: {engine.url.render_as_string()}")
+    out.print(
+        f"{summary.datasets} datasets ({summary.raw} raw, {summary.processed} processed; "
+        f"{summary.public} public, {summary.embargoed} under embargo), "
+        f"{summary.proposals} proposals, {summary.files} files ({_human_bytes(summary.bytes)})"
+        + (f", {summary.missing_files} missing on disk" if summary.missing_files else "")
+    )
+    if summary.by_instrument:
+        table = Table("facility", "instrument", "datasets", title="by instrument")
+        for facility, name, count in summary.by_instrument:
+            table.add_row(facility, name, str(count))
+        out.print(table)
+    if summary.by_technique:
+        table = Table("technique (PaNET)", "datasets", title="by technique")
+        for name, count in summary.by_technique:
+            table.add_row(name, str(count))
+        out.print(table)
+
+
+def _human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+@app.command()
+def demo(
+    count: Annotated[int, typer.Option(min=10, max=100_000, help="synthetic files to write")] = 400,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic facilities")] = 2026,
+) -> None:
+    """Build a demo catalogue of two fictional facilities and show what it holds."""
+    from pancommons.catalogue.summary import summarise
+    from pancommons.demo import prepare_demo
+
+    with _friendly_errors():
+        base = _settings()
+        with _progress() as progress:
+            task = progress.add_task("demo", total=None)
+            settings, report, proposals = prepare_demo(
+                base, count, seed, progress=lambda label, done, total: progress.update(task, description=label, completed=done, total=total)
+            )
+        out.print(f"demo node in {settings.home}")
+        out.print(f"ingest: {report.summary_line()}; proposals: {proposals.summary_line()}")
+        _print_summary(summarise(_engine(settings)), _engine(settings))
+        out.print(
+            "\nExplore it with the same commands a facility uses, pointed at the demo node:\n"
+            f"  PANCOMMONS_HOME={settings.home} pancommons status"
+        )
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
