@@ -182,7 +182,7 @@ class CatalogueWriter:
                     previous = known.get((located.data_root, located.relative))
                     if previous is None:
                         new_items.append((located, record))
-                    elif previous.checksum == record.checksum and previous.state == "present":
+                    elif previous.checksum == record.checksum:
                         self._refresh_unchanged(connection, previous.id, record)
                         outcome.unchanged += 1
                     else:
@@ -230,11 +230,11 @@ class CatalogueWriter:
         }
 
     def _refresh_unchanged(self, connection: Connection, file_id: int, record: FileRecord) -> None:
-        # Touched but not changed (same checksum): only the stat data moves.
+        # Touched, or back after being missing, with the same bytes: only stat data and presence move.
         connection.execute(
             update(DataFile)
             .where(DataFile.id == file_id)
-            .values(size=record.size, mtime_ns=record.mtime_ns, last_seen_run=self.run_id)
+            .values(size=record.size, mtime_ns=record.mtime_ns, state="present", last_seen_run=self.run_id)
         )
 
     def _insert_files(self, connection: Connection, items) -> list[tuple[int, LocatedFile, FileRecord, list[int]]]:

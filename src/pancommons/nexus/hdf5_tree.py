@@ -110,7 +110,19 @@ def _read_attr(oid, name: bytes, where: str, warnings: list[str]) -> object:
     except (TypeError, ValueError, OSError) as error:
         warnings.append(f"{where}@{name.decode()}: unreadable attribute ({error})")
         return None
-    return python_value(array, f"{where}@{name.decode()}", warnings)
+    value = python_value(array, f"{where}@{name.decode()}", warnings)
+    if _text_size(value) > MAX_ATTR_BYTES:  # variable-length text hides its size until read
+        warnings.append(f"{where}@{name.decode()}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
+        return None
+    return value
+
+
+def _text_size(value: object) -> int:
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, list):
+        return sum(len(item) for item in value if isinstance(item, str))
+    return 0
 
 
 def _attrs_of(oid, path: str, warnings: list[str]) -> dict[str, object]:
@@ -147,7 +159,11 @@ def read_small(node: Node, warnings: list[str]) -> object:
         return None
     if array.size == 0:
         return None
-    return python_value(array, node.path, warnings)
+    value = python_value(array, node.path, warnings)
+    if _text_size(value) > MAX_VALUE_BYTES:
+        warnings.append(f"{node.path}: text value larger than {MAX_VALUE_BYTES} bytes skipped")
+        return None
+    return value
 
 
 def _layout(dataset: h5d.DatasetID, path: str, shape, dtype_name: str) -> ArrayRecord:

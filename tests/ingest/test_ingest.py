@@ -1,0 +1,306 @@
+"""Ingestion against a real catalogue (SQLite and PostgreSQL): idempotent, updating, reporting."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import h5py
+import pytest
+from sqlalchemy import func, select
+
+from pancommons.db.tables import (
+    DataFile,
+    Dataset,
+    DatasetDerivation,
+    DatasetFile,
+    DatasetSample,
+    DatasetTechnique,
+    IngestRun,
+    Member,
+    Parameter,
+    Person,
+)
+from pancommons.ingest.pipeline import NothingToDo, ingest
+from tests import nexus_files as nx
+
+
+def snapshot(engine) -> dict:
+    """Everything ingestion owns, without timestamps: equal snapshots mean nothing changed."""
+    with engine.connect() as c:
+        return {
+            "datasets": sorted(
+                tuple(row)
+                for row in c.execute(
+                    select(Dataset.id, Dataset.pid, Dataset.title, Dataset.creation_date, Dataset.proposal_number,
+                           Dataset.kind, Dataset.embargo_until, Dataset.is_public, Dataset.instrument_id)
+                )
+            ),
+            "files": sorted(tuple(r) for r in c.execute(select(DataFile.id, DataFile.path, DataFile.checksum, DataFile.state))),
+            "parameters": sorted(
+                tuple(r) for r in c.execute(
+                    select(Parameter.dataset_id, Parameter.name, Parameter.value_number, Parameter.value_string,
+                           Parameter.unit, Parameter.si_value, Parameter.si_unit)
+                )
+            ),
+            "links": sorted(tuple(r) for r in c.execute(select(DatasetFile.dataset_id, DatasetFile.file_id))),
+            "techniques": sorted(tuple(r) for r in c.execute(select(DatasetTechnique.dataset_id, DatasetTechnique.technique_id))),
+            "samples": sorted(tuple(r) for r in c.execute(select(DatasetSample.dataset_id, DatasetSample.sample_id))),
+            "members": sorted(tuple(r) for r in c.execute(select(Member.dataset_id, Member.person_id, Member.role))),
+        }
+
+
+def count(engine, table) -> int:
+    with engine.connect() as c:
+        return c.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+@pytest.fixture
+def corpus(data_root: Path) -> list[Path]:
+    users = [{"name": "Ada Lovelace", "email": "ada@example.org", "ORCID": "0000-0002-1825-0097", "role": "PI"}]
+    files = [
+        nx.write_nexus(data_root / "mx" / f"run_{i:03d}.nxs", title=f"Lysozyme crystal {i}", users=users)
+        for i in range(4)
+    ]
+    files.append(nx.write_nexus(data_root / "saxs" / "two_entries.h5", title="SAXS of spheres", definition="NXsas", entries=2,
+                                wavelength=(0.1, "nm"), temperature=(25.0, "degC")))
+    return files
+
+
+def test_ingest_catalogues_every_entry_and_a_second_run_changes_nothing(settings, engine, corpus, data_root):
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert (report.new, report.updated, report.unchanged, report.failed_count) == (5, 0, 0, 0)
+    assert count(engine, Dataset) == 6  # the SAXS file has two entries
+    with engine.connect() as c:
+        wavelengths = c.execute(
+            select(Parameter.value_number, Parameter.unit, Parameter.si_value).where(Parameter.name == "incident_wavelength")
+        ).all()
+        saxs_titles = c.execute(select(Dataset.title).where(Dataset.title.like("SAXS%")).order_by(Dataset.title)).scalars().all()
+        paths = {row.path for row in c.execute(select(DataFile.path))}
+        email = c.execute(select(Person.email)).scalar_one()
+    assert sorted(set(wavelengths)) == [(0.1, "nm", pytest.approx(1e-10)), (0.98, "angstrom", pytest.approx(0.98e-10))]
+    assert saxs_titles == ["SAXS of spheres", "SAXS of spheres (entry2)"]
+    assert paths == {"mx/run_000.nxs", "mx/run_001.nxs", "mx/run_002.nxs", "mx/run_003.nxs", "saxs/two_entries.h5"}
+    assert email == "ada@example.org"  # kept privately for access matching
+
+    before = snapshot(engine)
+    again = ingest([str(data_root)], settings, engine, workers=1)
+    assert (again.new, again.updated, again.unchanged, again.failed_count, again.deleted_count) == (0, 0, 5, 0, 0)
+    assert snapshot(engine) == before
+
+
+def test_offset_units_are_stored_exactly(settings, engine, data_root):
+    nx.write_nexus(data_root / "warm.nxs", temperature=(25.0, "degC"))
+    ingest([str(data_root)], settings, engine, workers=1)
+    with engine.connect() as c:
+        row = c.execute(select(Parameter.value_number, Parameter.unit, Parameter.si_value, Parameter.si_unit)
+                        .where(Parameter.name == "sample_temperature")).one()
+    assert tuple(row) == (25.0, "degC", pytest.approx(298.15), "K")
+
+
+def test_modified_file_updates_in_place_and_touch_changes_nothing(settings, engine, corpus, data_root):
+    ingest([str(data_root)], settings, engine, workers=1)
+    with engine.connect() as c:
+        original = c.execute(select(Dataset.id, Dataset.pid).where(Dataset.title == "Lysozyme crystal 2")).one()
+
+    nx.write_nexus(corpus[2], title="Lysozyme crystal 2, re-processed", wavelength=(1.2, "angstrom"))
+    nx.touch_later(corpus[2])
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert (report.new, report.updated, report.unchanged) == (0, 1, 4)
+    with engine.connect() as c:
+        updated = c.execute(select(Dataset.id, Dataset.pid, Dataset.title).where(Dataset.id == original.id)).one()
+        wavelengths = c.execute(
+            select(Parameter.value_number).where(Parameter.dataset_id == original.id, Parameter.name == "incident_wavelength")
+        ).scalars().all()
+    assert (updated.id, updated.pid) == (original.id, original.pid)  # same row, same pid
+    assert updated.title == "Lysozyme crystal 2, re-processed"
+    assert wavelengths == [1.2]  # old parameters replaced, not duplicated
+
+    before = snapshot(engine)
+    nx.touch_later(corpus[0])  # newer mtime, same bytes
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert (report.new, report.updated, report.unchanged) == (0, 0, 5)
+    assert snapshot(engine) == before
+
+
+def test_deleted_file_is_reported_and_comes_back(settings, engine, corpus, data_root):
+    ingest([str(data_root)], settings, engine, workers=1)
+    kept = corpus[1].read_bytes()
+    corpus[1].unlink()
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert report.deleted_count == 1 and report.deleted == [f"{data_root}/mx/run_001.nxs"]
+    with engine.connect() as c:
+        assert c.execute(select(DataFile.state).where(DataFile.path == "mx/run_001.nxs")).scalar_one() == "missing"
+    # a scan of another directory does not call the rest deleted
+    assert ingest([str(data_root / "saxs")], settings, engine, workers=1).deleted_count == 0
+    corpus[1].write_bytes(kept)
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert report.deleted_count == 0 and report.unchanged == 5
+    with engine.connect() as c:
+        assert c.execute(select(DataFile.state).where(DataFile.path == "mx/run_001.nxs")).scalar_one() == "present"
+
+
+def test_entry_removed_from_a_file_removes_its_dataset(settings, engine, data_root):
+    path = nx.write_nexus(data_root / "multi.nxs", entries=2)
+    ingest([str(data_root)], settings, engine, workers=1)
+    assert count(engine, Dataset) == 2
+    with h5py.File(path, "a") as f:
+        del f["entry2"]
+    nx.touch_later(path)
+    assert ingest([str(data_root)], settings, engine, workers=1).updated == 1
+    assert count(engine, Dataset) == 1
+
+
+def test_bad_files_are_reported_and_the_rest_of_the_batch_lands(settings, engine, data_root):
+    good = [nx.write_nexus(data_root / f"good_{i}.nxs", title=f"good {i}") for i in range(3)]
+    nx.write_not_hdf5(data_root / "notes.h5")
+    nx.write_truncated(data_root / "truncated.nxs")
+    nx.write_without_entry(data_root / "plain.h5")
+    vds = nx.write_virtual_with_missing_sources(data_root / "vds.nxs")
+    external = nx.write_broken_external_link(data_root / "external.nxs")
+    latin = nx.write_non_utf8(data_root / "latin1.nxs")
+    huge = nx.write_huge_attribute(data_root / "huge.nxs")
+    (data_root / "dangling.nxs").symlink_to(data_root / "gone.nxs")
+
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    failures = {Path(path).name: reason for path, reason in report.failed}
+    assert failures == {
+        "notes.h5": "not an HDF5 file (no HDF5 signature)",
+        "truncated.nxs": failures["truncated.nxs"],
+        "plain.h5": "no NXentry group: not a NeXus file",
+        "dangling.nxs": "broken symbolic link",
+    }
+    assert failures["truncated.nxs"].startswith("unreadable HDF5 file, truncated or corrupt")
+    assert report.new == len(good) + 4  # vds, external, latin1, huge all catalogued
+    warnings = {(Path(path).name, message) for path, message in report.warnings}
+    assert any(name == vds.name and "4 of 4 source(s) missing" in message for name, message in warnings)
+    assert any(name == external.name and "broken external link /entry/data/frames" in message for name, message in warnings)
+    assert any(name == latin.name and "not UTF-8" in message for name, message in warnings)
+    assert any(name == huge.name and "attribute larger than" in message for name, message in warnings)
+    with engine.connect() as c:
+        titles = set(c.execute(select(Dataset.title)).scalars())
+        latin_unit = c.execute(select(Parameter.unit, Parameter.si_value).where(
+            Parameter.name == "incident_wavelength", Parameter.dataset_id.in_(
+                select(Dataset.id).where(Dataset.title == "Mesure à 20 K")))).one()
+        run = c.execute(select(IngestRun.summary).where(IngestRun.id == report.run_id)).scalar_one()
+    assert {"good 0", "good 1", "good 2", "VDS stack", "External frames", "Mesure à 20 K", "Huge note"} == titles
+    assert latin_unit.unit == "Å" and latin_unit.si_value == pytest.approx(0.98e-10)
+    assert run["failed"] == 4 and {f["path"].rsplit("/", 1)[-1] for f in run["failures"]} == set(failures)
+
+    # safe to re-run: failures are retried and reported again, nothing else changes
+    again = ingest([str(data_root)], settings, engine, workers=1)
+    assert (again.new, again.updated, again.failed_count) == (0, 0, 4)
+
+
+def test_unreadable_file_is_reported(settings, engine, data_root):
+    """A file the ingest process may not read.  As root, who reads everything, the
+    ingest runs in a forked child that drops to the unprivileged user 'nobody'."""
+    if os.geteuid() != 0:
+        nx.write_nexus(data_root / "readable.nxs")
+        nx.write_nexus(data_root / "secret.nxs").chmod(0)
+        report = ingest([str(data_root)], settings, engine, workers=1)
+        assert ("secret.nxs", "permission denied") in {(Path(p).name, r) for p, r in report.failed}
+        assert report.new == 1
+        return
+    if engine.url.get_backend_name() != "sqlite":
+        pytest.skip("the privilege drop is exercised once, with the SQLite catalogue")
+    import tempfile
+
+    from pancommons.config import Settings
+    from pancommons.db.engine import make_engine
+    from pancommons.db.migrate import upgrade
+
+    shared = Path(tempfile.mkdtemp(prefix="pancommons-unreadable-"))  # pytest's tmp is root-only
+    try:
+        shared.chmod(0o777)
+        root = shared / "data"
+        nx.write_nexus(root / "readable.nxs")
+        nx.write_nexus(root / "secret.nxs", title="secret").chmod(0)
+        for path in (root, root / "readable.nxs"):
+            path.chmod(0o777 if path.is_dir() else 0o644)
+        child_settings = Settings(**{**settings.model_dump(), "data_roots": [root],
+                                     "database_url": f"sqlite:///{shared / 'catalogue.db'}"})
+        child_engine = make_engine(child_settings.resolved_database_url)
+        upgrade(child_engine)
+        child_engine.dispose()
+        for path in shared.glob("catalogue.db*"):
+            path.chmod(0o666)
+        read, write = os.pipe()
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            try:
+                os.close(read)
+                os.setgid(65534)
+                os.setuid(65534)
+                report = ingest([str(root)], child_settings, make_engine(child_settings.resolved_database_url), workers=1)
+                os.write(write, repr(([(Path(p).name, r) for p, r in report.failed], report.new)).encode())
+            except BaseException as error:  # noqa: BLE001 - reported to the parent
+                os.write(write, repr(([("error", repr(error))], -1)).encode())
+            finally:
+                os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as pipe:
+            failed, new = eval(pipe.read() or "([], -2)")  # noqa: S307 - our own child's repr
+        os.waitpid(child, 0)
+        assert failed == [("secret.nxs", "permission denied")]
+        assert new == 1
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_parallel_workers_catalogue_the_same_as_one_process(settings, engine, corpus, data_root, tmp_path):
+    from pancommons.config import Settings
+    from pancommons.db.engine import make_engine
+    from pancommons.db.migrate import upgrade
+
+    ingest([str(data_root)], settings, engine, workers=1)
+    other = Settings(**{**settings.model_dump(), "database_url": f"sqlite:///{tmp_path / 'parallel.db'}"})
+    other_engine = make_engine(other.resolved_database_url)
+    upgrade(other_engine)
+    report = ingest([str(data_root)], other, other_engine, workers=2)
+    assert report.new == 5
+    project = lambda snap: sorted((row[1], row[2], row[4]) for row in snap["datasets"])  # noqa: E731
+    assert project(snapshot(other_engine)) == project(snapshot(engine))
+    other_engine.dispose()
+
+
+def test_paths_outside_the_data_roots_are_refused(settings, engine, tmp_path, data_root):
+    elsewhere = nx.write_nexus(tmp_path / "elsewhere" / "x.nxs")
+    with pytest.raises(NothingToDo, match="not under a data root"):
+        ingest([str(elsewhere.parent)], settings, engine, workers=1)
+    with pytest.raises(NothingToDo, match="no such file"):
+        ingest([str(data_root / "typo")], settings, engine, workers=1)
+    # a link inside the root that leads out of it is not catalogued
+    (data_root / "escape.nxs").symlink_to(elsewhere)
+    nx.write_nexus(data_root / "inside.nxs")
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert report.new == 1
+    assert [(Path(p).name, r) for p, r in report.failed] == [("escape.nxs", "symbolic link leads outside the data roots")]
+
+
+def test_processed_file_links_to_its_raw_dataset(settings, engine, data_root):
+    nx.write_nexus(data_root / "p1" / "processed" / "run_1_reduced.h5", definition="NXcanSAS", title="reduced")
+    with h5py.File(data_root / "p1" / "processed" / "run_1_reduced.h5", "a") as f:
+        process = nx.nx_group(f["entry"], "reduction", "NXprocess")
+        process["raw_file"] = "../run_1.nxs"
+        process["raw_entry"] = "/entry"
+    # processed first, raw second: the link is made once both are catalogued
+    ingest([str(data_root / "p1" / "processed")], settings, engine, workers=1)
+    nx.write_nexus(data_root / "p1" / "run_1.nxs", definition="NXsas", title="raw")
+    ingest([str(data_root)], settings, engine, workers=1)
+    with engine.connect() as c:
+        processed = c.execute(select(Dataset.id, Dataset.kind).where(Dataset.title == "reduced")).one()
+        raw_id = c.execute(select(Dataset.id).where(Dataset.title == "raw")).scalar_one()
+        link = c.execute(select(DatasetDerivation.source_path, DatasetDerivation.source_dataset_id)).one()
+    assert processed.kind == "processed"
+    assert tuple(link) == ("p1/run_1.nxs", raw_id)
+
+
+def test_copied_catalogue_tree_gets_distinct_pids_per_path(settings, engine, corpus, data_root):
+    shutil.copytree(data_root / "mx", data_root / "mx_copy")
+    ingest([str(data_root)], settings, engine, workers=1)
+    with engine.connect() as c:
+        pids = c.execute(select(Dataset.pid)).scalars().all()
+    assert len(pids) == len(set(pids)) == 10
+    assert all(pid.startswith("testfac/") for pid in pids)
