@@ -1,0 +1,173 @@
+"""The user-office export: JSON and CSV, validated per proposal, idempotent, linked to datasets."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from pancommons.db.tables import Affiliation, Dataset, Document, DocumentDataset, Member, Person
+from pancommons.ingest.pipeline import ingest
+from pancommons.ingest.proposals import ProposalFileError, import_proposals
+from tests import nexus_files as nx
+
+ADA = {
+    "name": "Ada Lovelace",
+    "orcid": "https://orcid.org/0000-0002-1825-0097",
+    "affiliation": "University of Tromsø",
+    "affiliation_city": "Tromsø",
+    "affiliation_country": "Norway",
+    "role": "Principal Investigator",
+    "facility_user_id": "u10042",
+    "email": "ada@example.org",
+}
+PROPOSALS = {
+    "facility": "NLS",
+    "proposals": [
+        {
+            "proposal_number": "P-2020-001",
+            "title": "Cryo-structures of lysozyme",
+            "abstract": "We propose to measure ...",
+            "start_date": "2020-05-01",
+            "end_date": "2020-05-03",
+            "keywords": ["lysozyme", "MX"],
+            "members": [ADA, {"name": "Charles Babbage", "role": "co-investigator", "email": "cb@example.org"}],
+        },
+        {"proposal_number": "P-2024-777", "title": "Still under embargo", "end_date": "2099-01-01"},
+    ],
+}
+
+
+def write_json(path, data) -> None:
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+
+def test_json_import_is_idempotent_and_updates_in_place(settings, engine, tmp_path):
+    export = tmp_path / "proposals.json"
+    write_json(export, PROPOSALS)
+    report = import_proposals(export, settings, engine)
+    assert (report.created, report.updated, report.unchanged, report.failed) == (2, 0, 0, [])
+    with engine.connect() as c:
+        document = c.execute(select(Document).where(Document.proposal_number == "P-2020-001")).one()
+        members = c.execute(
+            select(Person.full_name, Person.orcid, Person.email, Member.role, Affiliation.city)
+            .join(Member, Member.person_id == Person.id)
+            .outerjoin(Affiliation, Affiliation.id == Member.affiliation_id)
+            .where(Member.document_id == document.id)
+            .order_by(Person.full_name)
+        ).all()
+        embargoed = c.execute(select(Document.is_public).where(Document.proposal_number == "P-2024-777")).scalar_one()
+    assert document.summary == "We propose to measure ..." and document.keywords == ["lysozyme", "MX"]
+    assert document.facility == "NLS" and document.type == "proposal"
+    assert document.release_date == datetime(2023, 5, 3, tzinfo=timezone.utc)  # end + 3 years
+    assert document.is_public is True and embargoed is False
+    assert [tuple(m) for m in members] == [
+        ("Ada Lovelace", "0000-0002-1825-0097", "ada@example.org", "principal_investigator", "Tromsø"),
+        ("Charles Babbage", None, "cb@example.org", "co_investigator", None),
+    ]
+
+    again = import_proposals(export, settings, engine)
+    assert (again.created, again.updated, again.unchanged) == (0, 0, 2)
+
+    changed = json.loads(json.dumps(PROPOSALS))
+    changed["proposals"][0]["title"] = "Cryo-structures of lysozyme mutants"
+    changed["proposals"][0]["members"] = [ADA]
+    write_json(export, changed)
+    third = import_proposals(export, settings, engine)
+    assert (third.created, third.updated, third.unchanged) == (0, 1, 1)
+    with engine.connect() as c:
+        assert c.execute(select(func.count(Member.id)).where(Member.document_id == document.id)).scalar_one() == 1
+        assert c.execute(select(func.count(Document.id))).scalar_one() == 2
+
+
+def test_csv_export_one_row_per_member(settings, engine, tmp_path):
+    export = tmp_path / "proposals.csv"
+    export.write_text(
+        "proposal_number,title,end_date,keywords,member_name,member_orcid,member_role,member_email\n"
+        "P-1,Powder study,2019-01-01,powder;neutron,Ada Lovelace,0000-0002-1825-0097,PI,ada@example.org\n"
+        "P-1,Powder study,2019-01-01,powder;neutron,Charles Babbage,,local contact,\n"
+        "P-2,No members,,,,,,\n",
+        encoding="utf-8",
+    )
+    report = import_proposals(export, settings, engine)
+    assert (report.created, report.failed) == (2, [])
+    with engine.connect() as c:
+        roles = c.execute(
+            select(Member.role).join(Document, Document.id == Member.document_id)
+            .where(Document.proposal_number == "P-1").order_by(Member.role)
+        ).scalars().all()
+        keywords = c.execute(select(Document.keywords).where(Document.proposal_number == "P-1")).scalar_one()
+    assert roles == ["local_contact", "pi"] and keywords == ["powder", "neutron"]
+
+
+def test_bad_proposals_are_reported_and_the_others_land(settings, engine, tmp_path):
+    export = tmp_path / "proposals.json"
+    write_json(export, [
+        {"proposal_number": "OK-1", "title": "fine"},
+        {"title": "no number"},
+        {"proposal_number": "BAD-ORCID", "title": "x", "members": [{"name": "X", "orcid": "0000-0002-1825-0098"}]},
+        {"proposal_number": "BAD-DATE", "title": "x", "end_date": "next tuesday"},
+        {"proposal_number": "OK-1", "title": "duplicate"},
+        {"proposal_number": "EXTRA", "title": "x", "budget": 12},
+    ])
+    report = import_proposals(export, settings, engine)
+    assert report.created == 1
+    reasons = dict(report.failed)
+    assert set(reasons) == {"proposal #2", "proposal #3", "proposal #4", "proposal #5", "proposal #6"}
+    assert "proposal_number: Field required" in reasons["proposal #2"]
+    assert "members.0.orcid" in reasons["proposal #3"] and "checksum" in reasons["proposal #3"]
+    assert "end_date" in reasons["proposal #4"]
+    assert "appears twice" in reasons["proposal #5"]
+    assert "budget: Extra inputs are not permitted" in reasons["proposal #6"]
+
+
+@pytest.mark.parametrize(
+    "content, suffix, message",
+    [
+        ("{not json", ".json", "invalid JSON at line 1"),
+        ('{"items": []}', ".json", "expected a list of proposals"),
+        ("title\nx\n", ".csv", "missing column(s) proposal_number"),
+        ("proposal_number,title,colour\n1,x,red\n", ".csv", "unknown column(s) colour"),
+        ("a;b", ".xlsx", "unknown format .xlsx"),
+    ],
+)
+def test_unreadable_exports_name_the_file_and_reason(settings, engine, tmp_path, content, suffix, message):
+    export = tmp_path / f"export{suffix}"
+    export.write_text(content)
+    with pytest.raises(ProposalFileError, match=f"{export}.*") as error:
+        import_proposals(export, settings, engine)
+    assert message in str(error.value)
+
+
+@pytest.mark.parametrize("proposals_first", [True, False])
+def test_datasets_link_to_proposals_whichever_comes_first(settings, engine, data_root, tmp_path, proposals_first):
+    export = tmp_path / "proposals.json"
+    write_json(export, PROPOSALS)
+    nx.write_nexus(data_root / "a.nxs", proposal="P-2020-001")
+    nx.write_nexus(data_root / "b.nxs", proposal="P-2020-001", title="second")
+    nx.write_nexus(data_root / "c.nxs", proposal="UNKNOWN-9")
+    steps = [lambda: import_proposals(export, settings, engine), lambda: ingest([str(data_root)], settings, engine, workers=1)]
+    for step in steps if proposals_first else reversed(steps):
+        step()
+    steps[0]()  # a second import adds no duplicate links
+    with engine.connect() as c:
+        linked = c.execute(
+            select(Document.proposal_number, Dataset.title)
+            .join(DocumentDataset, DocumentDataset.document_id == Document.id)
+            .join(Dataset, Dataset.id == DocumentDataset.dataset_id)
+            .order_by(Dataset.title)
+        ).all()
+    assert [tuple(row) for row in linked] == [("P-2020-001", "Lysozyme crystal 1"), ("P-2020-001", "second")]
+
+
+def test_visit_identifiers_map_to_proposals_with_the_facility_pattern(settings, engine, data_root, tmp_path):
+    settings = settings.model_copy(update={"proposal_id_pattern": r"^(?P<proposal>[a-z]{2}\d+)-\d+$"})
+    write_json(tmp_path / "p.json", [{"proposal_number": "mt9396", "title": "Mapping"}])
+    import_proposals(tmp_path / "p.json", settings, engine)
+    nx.write_nexus(data_root / "visit.nxs", proposal="mt9396-1")
+    ingest([str(data_root)], settings, engine, workers=1)
+    with engine.connect() as c:
+        assert c.execute(select(Dataset.proposal_number)).scalar_one() == "mt9396"
+        assert c.execute(select(func.count()).select_from(DocumentDataset)).scalar_one() == 1
