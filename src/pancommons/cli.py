@@ -23,8 +23,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)  # one line per file: greppable, never wrapped mid-path
+err = Console(stderr=True, soft_wrap=True)
 
 
 class CliError(Exception):
