@@ -117,7 +117,8 @@ def write_non_utf8(path: Path) -> Path:
 def write_huge_attribute(path: Path, megabytes: int = 10) -> Path:
     write_nexus(path, title="Huge note")
     with h5py.File(path, "a") as f:
-        f["entry/title"].attrs["units"] = "x" * (megabytes * 1024 * 1024)
+        # one on an attribute the catalogue reads, one it has no reason to read
+        f["entry/instrument/beam/incident_wavelength"].attrs["units"] = "x" * (megabytes * 1024 * 1024)
         f["entry"].attrs["notes"] = "y" * (megabytes * 1024 * 1024)
     return path
 

@@ -186,6 +186,11 @@ def test_bad_files_are_reported_and_the_rest_of_the_batch_lands(settings, engine
         run = c.execute(select(IngestRun.summary).where(IngestRun.id == report.run_id)).scalar_one()
     assert {"good 0", "good 1", "good 2", "VDS stack", "External frames", "Mesure à 20 K", "Huge note"} == titles
     assert latin_unit.unit == "Å" and latin_unit.si_value == pytest.approx(0.98e-10)
+    with engine.connect() as c:
+        huge_unit = c.execute(select(Parameter.unit, Parameter.si_value).where(
+            Parameter.name == "incident_wavelength", Parameter.dataset_id.in_(
+                select(Dataset.id).where(Dataset.title == "Huge note")))).one()
+    assert tuple(huge_unit) == (None, None)  # the 10 MB "unit" was skipped, the value kept
     assert run["failed"] == 4 and {f["path"].rsplit("/", 1)[-1] for f in run["failures"]} == set(failures)
 
     # safe to re-run: failures are retried and reported again, nothing else changes

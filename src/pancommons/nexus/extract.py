@@ -28,7 +28,7 @@ from pancommons.model import (
     SampleRecord,
 )
 from pancommons.nexus import hdf5_tree
-from pancommons.nexus.hdf5_tree import Node, Tree, read_small, resolve
+from pancommons.nexus.hdf5_tree import Node, Tree, dataset_attr, read_small, resolve
 from pancommons.techniques import TechniqueHint, techniques_for
 from pancommons.times import parse_time
 from pancommons.units import normalise
@@ -111,23 +111,27 @@ def _nx_class(node: Node | None) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _children(tree: Tree, group: Node) -> Iterable[Node]:
-    prefix = "" if group.path == "/" else group.path
-    for name in group.children:
-        node = resolve(tree, f"{prefix}/{name}")
-        if node is not None:
-            yield node
+def _children(tree: Tree, group: Node) -> list[Node]:
+    """A group's members, soft links and aliases resolved; computed once per group."""
+    found = tree.member_cache.get(group.path)
+    if found is None:
+        prefix = "" if group.path == "/" else group.path
+        found = [node for name in group.children if (node := resolve(tree, f"{prefix}/{name}")) is not None]
+        tree.member_cache[group.path] = found
+    return found
 
 
 def _groups_of_class(tree: Tree, group: Node, nx_class: str, depth: int = 3) -> list[Node]:
     """Groups of a NeXus class below ``group``, shallowest first, at most ``depth`` levels down."""
     found: list[Node] = []
+    seen: set[str] = set()
     level = [group]
     for _ in range(depth):
         next_level: list[Node] = []
         for parent in level:
             for child in _children(tree, parent):
-                if child.is_group and child.path not in {n.path for n in found}:
+                if child.is_group and child.path not in seen:
+                    seen.add(child.path)
                     if _nx_class(child) == nx_class:
                         found.append(child)
                     next_level.append(child)
@@ -174,8 +178,8 @@ def _number(tree: Tree, node: Node | None) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _unit(node: Node) -> str | None:
-    unit = node.attrs.get("units")
+def _unit(tree: Tree, node: Node) -> str | None:
+    unit = dataset_attr(node, "units", tree.warnings)
     if isinstance(unit, list):
         unit = unit[0] if unit else None
     if not isinstance(unit, str):
@@ -284,8 +288,9 @@ def _instrument(tree: Tree, entry: Node, record: EntryRecord, default_facility: 
     instrument = instruments[0] if instruments else None
     name_node = _field(tree, instrument, "name")
     name = _text(tree, instrument, "name")
-    if name_node is not None and isinstance(name_node.attrs.get("short_name"), str):
-        name = name_node.attrs["short_name"] or name
+    short_name = dataset_attr(name_node, "short_name", tree.warnings) if name_node is not None else None
+    if isinstance(short_name, str) and short_name:
+        name = short_name
     if name is None and instrument is not None and isinstance(instrument.attrs.get("short_name"), str):
         name = instrument.attrs["short_name"]
     if name is None and isinstance(tree.nodes["/"].attrs.get("instrument"), str):
@@ -296,7 +301,7 @@ def _instrument(tree: Tree, entry: Node, record: EntryRecord, default_facility: 
     source_name_node = _field(tree, source, "name")
     record.source_name = _text(tree, source, "name")
     record.source_type = _text(tree, source, "type")
-    short = source_name_node.attrs.get("short_name") if source_name_node is not None else None
+    short = dataset_attr(source_name_node, "short_name", tree.warnings) if source_name_node is not None else None
     record.facility = (
         _text(tree, source, "facility_name")
         or (short if isinstance(short, str) and short else None)
@@ -338,7 +343,7 @@ def _add_measured(
     value = _number(tree, node)
     if value is None:
         return False
-    unit = _unit(node)
+    unit = _unit(tree, node)
     si = normalise(value, unit, expect)
     if unit and si is None and expect:
         tree.warnings.append(f"{node.path}: unit {unit!r} is not a {expect}; kept without SI value")
@@ -465,7 +470,9 @@ def _extra_parameters(tree: Tree, entry: Node, record: EntryRecord, taken: set[s
                     continue
                 if added >= limit:
                     return
-                if child.path in used_sources or "units" not in child.attrs or child.shape not in ((), (1,)):
+                if child.path in used_sources or child.shape not in ((), (1,)):
+                    continue
+                if dataset_attr(child, "units", tree.warnings) is None:
                     continue
                 name = child.path[len(prefix):] if child.path.startswith(prefix) else child.path
                 if _add_measured(tree, record, taken, name, child, None):

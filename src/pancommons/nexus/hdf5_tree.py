@@ -17,12 +17,14 @@ from dataclasses import dataclass, field
 import h5py
 import hdf5plugin  # noqa: F401  registers bitshuffle/LZ4, Blosc, Zstd... so their data decodes
 import numpy as np
-from h5py import h5a, h5d, h5f, h5l, h5o, h5s, h5z
+from h5py import h5a, h5d, h5f, h5l, h5o, h5s, h5t, h5z
 
 from pancommons.model import ArrayRecord
 
 # Attributes NeXus gives meaning to; nothing else is read.
-INTERESTING_ATTRS = (b"NX_class", b"default", b"signal", b"axes", b"units", b"short_name", b"target")
+INTERESTING_ATTRS = (b"NX_class", b"default", b"signal", b"axes", b"short_name")
+_ROOT_ATTRS = (b"NX_class", b"default", b"file_time", b"instrument")
+_DATASET_ATTRS = (b"units", b"short_name")
 MAX_ATTR_BYTES = 64 * 1024
 MAX_VALUE_BYTES = 256 * 1024
 MAX_OBJECTS = 50_000
@@ -51,7 +53,12 @@ class NotHDF5(Exception):
 
 @dataclass(slots=True)
 class Node:
-    """A group or dataset, by its first path."""
+    """A group or dataset, by its first path.
+
+    Groups carry their NeXus attributes from the walk; a dataset's attributes
+    and type are read only when asked for (``dataset_attr``, ``read_small``):
+    most fields of a file are never looked at closely.
+    """
 
     path: str
     is_group: bool
@@ -59,8 +66,8 @@ class Node:
     children: list[str] = field(default_factory=list)  # names, groups only
     # datasets only
     shape: tuple[int, ...] = ()
-    dtype: str = ""
     dataset_id: h5d.DatasetID | None = None
+    attrs_read: bool = False
 
 
 @dataclass(slots=True)
@@ -72,6 +79,7 @@ class Tree:
     arrays: list[ArrayRecord]
     warnings: list[str]
     arrays_total: int = 0
+    member_cache: dict[str, list[Node]] = field(default_factory=dict)  # group path -> resolved members
 
 
 def decode_text(raw: bytes, where: str, warnings: list[str]) -> str:
@@ -98,21 +106,45 @@ def python_value(array: np.ndarray, where: str, warnings: list[str]) -> object:
     return None  # compound, enum, reference...: not catalogue metadata
 
 
+_VLEN_TEXT = h5py.string_dtype()
+
+
+def numpy_type(type_id: h5t.TypeID) -> np.dtype | None:
+    """The NumPy type of plain HDF5 data, built from the type's parts.
+
+    h5py's own ``.dtype`` handles every HDF5 type and costs several times
+    more; catalogue metadata is text and numbers, so those are built here and
+    anything else (compound, enum, reference...) is left unread.
+    """
+    if isinstance(type_id, h5t.TypeStringID):
+        return _VLEN_TEXT if type_id.is_variable_str() else np.dtype(f"S{type_id.get_size()}")
+    order = "<" if type_id.get_order() == h5t.ORDER_LE else ">"
+    if isinstance(type_id, h5t.TypeIntegerID):
+        kind = "i" if type_id.get_sign() == h5t.SGN_2 else "u"
+        return np.dtype(f"{order}{kind}{type_id.get_size()}")
+    if isinstance(type_id, h5t.TypeFloatID) and type_id.get_size() in (2, 4, 8):
+        return np.dtype(f"{order}f{type_id.get_size()}")
+    return None
+
+
 def _read_attr(oid, name: bytes, where: str, warnings: list[str]) -> object:
     attr = h5a.open(oid, name)
+    label = f"{where}@{name.decode()}"
     if attr.get_storage_size() > MAX_ATTR_BYTES:
-        warnings.append(f"{where}@{name.decode()}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
+        warnings.append(f"{label}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
         return None
     try:
-        dtype = attr.dtype
-        array = np.empty(attr.shape, dtype=dtype)
+        dtype = numpy_type(attr.get_type())
+        if dtype is None:
+            return None  # not text or a number: no catalogue meaning
+        array = np.empty(attr.get_space().shape, dtype=dtype)
         attr.read(array)
     except (TypeError, ValueError, OSError) as error:
-        warnings.append(f"{where}@{name.decode()}: unreadable attribute ({error})")
+        warnings.append(f"{label}: unreadable attribute ({_short(error)})")
         return None
-    value = python_value(array, f"{where}@{name.decode()}", warnings)
+    value = python_value(array, label, warnings)
     if _text_size(value) > MAX_ATTR_BYTES:  # variable-length text hides its size until read
-        warnings.append(f"{where}@{name.decode()}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
+        warnings.append(f"{label}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
         return None
     return value
 
@@ -125,16 +157,24 @@ def _text_size(value: object) -> int:
     return 0
 
 
-def _attrs_of(oid, path: str, warnings: list[str]) -> dict[str, object]:
+def _attrs_of(oid, path: str, warnings: list[str], names=INTERESTING_ATTRS) -> dict[str, object]:
     found: dict[str, object] = {}
     if h5o.get_info(oid).num_attrs == 0:
         return found
-    for name in INTERESTING_ATTRS:
+    for name in names:
         if h5a.exists(oid, name):
             value = _read_attr(oid, name, path, warnings)
             if value is not None:
                 found[name.decode()] = value
     return found
+
+
+def dataset_attr(node: Node, name: str, warnings: list[str]) -> object:
+    """An attribute of a dataset (``units``, ...), read on first use."""
+    if not node.attrs_read and node.dataset_id is not None:
+        node.attrs = _attrs_of(node.dataset_id, node.path, warnings, _DATASET_ATTRS)
+        node.attrs_read = True
+    return node.attrs.get(name)
 
 
 def read_small(node: Node, warnings: list[str]) -> object:
@@ -145,19 +185,16 @@ def read_small(node: Node, warnings: list[str]) -> object:
     try:
         if dataset.get_storage_size() > MAX_VALUE_BYTES:
             return None
-        dtype = dataset.dtype
-        if dtype.kind not in "biufSOU":
+        dtype = numpy_type(dataset.get_type())
+        if dtype is None:
             return None
         count = int(np.prod(node.shape)) if node.shape else 1
-        if count * max(dtype.itemsize, 8) > MAX_VALUE_BYTES:
+        if count == 0 or count * max(dtype.itemsize, 8) > MAX_VALUE_BYTES:
             return None
         array = np.empty(node.shape, dtype=dtype)
-        if count:
-            dataset.read(h5s.ALL, h5s.ALL, array)
+        dataset.read(h5s.ALL, h5s.ALL, array)
     except (OSError, TypeError, ValueError, KeyError) as error:
-        warnings.append(f"{node.path}: unreadable value ({error})")
-        return None
-    if array.size == 0:
+        warnings.append(f"{node.path}: unreadable value ({_short(error)})")
         return None
     value = python_value(array, node.path, warnings)
     if _text_size(value) > MAX_VALUE_BYTES:
@@ -166,7 +203,8 @@ def read_small(node: Node, warnings: list[str]) -> object:
     return value
 
 
-def _layout(dataset: h5d.DatasetID, path: str, shape, dtype_name: str) -> ArrayRecord:
+def _layout(dataset: h5d.DatasetID, path: str, shape) -> ArrayRecord:
+    dtype_name = _dtype_name(dataset.dtype)
     plist = dataset.get_create_plist()
     kind = plist.get_layout()
     filters = []
@@ -237,7 +275,7 @@ def walk(fid: h5f.FileID, file_dir: str) -> Tree:
     pending = deque([("/", root)])
     while pending:
         path, gid = pending.popleft()
-        node = Node(path, True, _attrs_of(gid, path, warnings))
+        node = Node(path, True, _attrs_of(gid, path, warnings, _ROOT_ATTRS if path == "/" else INTERESTING_ATTRS))
         nodes[path] = node
         links: list[tuple[bytes, int]] = []
         gid.links.iterate(lambda name, info: links.append((name, info.type)), info=True)
@@ -283,18 +321,18 @@ def walk(fid: h5f.FileID, file_dir: str) -> Tree:
 def _visit_dataset(tree: Tree, dataset: h5d.DatasetID, path: str) -> None:
     try:
         shape = dataset.shape or ()
-        dtype = dataset.dtype
     except (OSError, TypeError, ValueError) as error:
         tree.warnings.append(f"{path}: unreadable dataset header ({_short(error)})")
         return
-    node = Node(path, False, _attrs_of(dataset, path, tree.warnings), shape=shape, dtype=_dtype_name(dtype))
-    node.dataset_id = dataset
-    tree.nodes[path] = node
+    tree.nodes[path] = Node(path, False, shape=shape, dataset_id=dataset)
     size = int(np.prod(shape)) if shape else 1
     if size > 1:  # arrays are data; scalars and 1-element fields are metadata
         tree.arrays_total += 1
         if len(tree.arrays) < 1000:
-            tree.arrays.append(_layout(dataset, path, shape, node.dtype))
+            try:
+                tree.arrays.append(_layout(dataset, path, shape))
+            except (OSError, TypeError, ValueError) as error:
+                tree.warnings.append(f"{path}: unreadable dataset layout ({_short(error)})")
 
 
 def _check_links(tree: Tree, file_dir: str) -> None:

@@ -23,16 +23,26 @@ About one file in six is a processed NXcanSAS file. Its ``entry/reduction``
 file's directory (``../run_000123.nxs``) and ``raw_entry`` (``/entry`` or
 ``/raw_data_1``); the raw file is always part of the same corpus.
 
+Run numbers count up in time per instrument (``run_000001`` is the oldest).
+``entry/experiment_identifier`` is always the proposal number, and the
+directory the file sits in.
+
 Facilities write differently, as real ones do: NLS stores fixed-length
 strings and scalar fields; KNS (old NeXus-API style) stores 1-element arrays
 and names the entry of SANS1/DIFF3 files ``raw_data_1``; OXF and the
-reduction software store variable-length UTF-8 strings.
+reduction software store variable-length UTF-8 strings. Times are ISO 8601
+with the facility's UTC offset (~85 %), without zone (~10 %) or in the US
+form ``03/02/2023 14:05:11`` (~5 %). Units are spelt as beamlines spell them:
+``angstrom``/``Angstrom``/``nm``, ``keV``/``eV``/``meV``, ``K``/``degC``,
+``Pa``/``bar``/``kPa``, ``m``/``mm``/``um``, ``s``/``ms``.
 
 Determinism: proposals and people come from RNGs seeded by ``(seed, stream,
-...)``; file ``i`` is planned and written from ``numpy.random.default_rng([seed,
-i])`` only; no wall-clock time is used and every dataset is created with
-``track_times=False``. The same ``seed`` and ``count`` therefore give
-byte-identical files and ``proposals.json`` whatever ``workers`` is.
+...)``; file ``i`` draws only from ``numpy.random.default_rng([seed, i])``
+(its run number is its rank in time among the planned raw runs); no
+wall-clock time is used and no object (root, group, dataset) stores creation
+or modification times (``track_times=False``). The same ``seed``, ``count``
+and ``facilities`` therefore give byte-identical files and ``proposals.json``
+whatever ``workers`` is.
 """
 
 from __future__ import annotations
@@ -50,7 +60,7 @@ from typing import Callable
 
 import numpy as np
 
-from .synth_techniques import _PROTEINS, TECHNIQUES, Facility, Run, Sample, write_run
+from .synth_techniques import _PROTEINS, TECHNIQUES, Facility, Run, Sample, edge_of, write_run
 
 __all__ = ["CorpusSummary", "FACILITIES", "INSTRUMENTS", "orcid_checksum",
            "write_corpus", "write_nxmx_like"]
@@ -91,7 +101,7 @@ INSTRUMENTS: tuple[Instrument, ...] = (
 )
 
 PROPOSALS_PER_INSTRUMENT = 10
-P_PROCESSED = 0.6  # chance a SAXS3/SANS1 file is a reduction (when a raw file is free)
+P_PROCESSED = 0.5  # chance a SAXS3/SANS1 file is a reduction (when a raw file is free)
 
 _FIRST = ("Ada", "Søren", "Ingrid", "Mikael", "Aino", "Lukas", "Marta", "Kenji", "Yuki",
           "Priya", "Arjun", "Chloé", "Mateo", "Lucía", "Olga", "Tomasz", "Zoë", "Hamid",
@@ -151,6 +161,11 @@ class CorpusSummary:
     by_technique: dict[str, int] = field(default_factory=dict)
     by_facility: dict[str, int] = field(default_factory=dict)
     by_instrument: dict[str, int] = field(default_factory=dict)
+
+
+def _seed(seed: int) -> int:
+    """numpy seeds must be >= 0: fold negative seeds onto 64-bit words."""
+    return int(seed) % 2**64
 
 
 # --------------------------------------------------------------------------- #
@@ -342,42 +357,40 @@ def _draw_sample(rng, kind: str, samples, temperature_k: float) -> Sample:
     return Sample(name, formula, temperature, pressure, description)
 
 
-def _raw_run(i: int, rng, prop: _Proposal, number: int) -> Run:
+def _raw_run(i: int, rng, prop: _Proposal) -> Run:
+    """A raw run; its run number and path are set by :func:`_number_runs`."""
     inst = prop.instrument
     fac = FACILITIES[inst.facility]
     tech = TECHNIQUES[inst.kind]
     temperature_k = tech.temperature(rng)
     sample = _draw_sample(rng, inst.kind, prop.samples, temperature_k)
-    beam = tech.beam(rng)
+    beam = tech.beam(rng, sample.name)
     k = 1 + int(rng.random() * 12)
     name = sample.name
     title = tech.titles[int(rng.random() * len(tech.titles))].format(
         sample=name, Sample=name[:1].upper() + name[1:], k=k, T=temperature_k,
-        beam=beam[0] if beam else 0.0)
+        beam=beam[0] if beam else 0.0, edge=edge_of(name)[0])
     start = prop.start + timedelta(hours=8, seconds=int(rng.random() * prop.days * 86400))
     lo, hi = tech.duration
     end = start + timedelta(seconds=int(lo + rng.random() * (hi - lo)))
     style = _time_style(rng)
     r = rng.random()
     compression = "bslz4" if r < tech.bslz4 else ("gzip" if r < (1 + tech.bslz4) / 2 else None)
-    stem = f"run_{number:06d}"
     return Run(
-        index=i, kind=inst.kind, facility=fac, instrument=inst.name,
-        relpath=f"{fac.short_name}/{inst.name}/{prop.record['proposal_number']}/{stem}.nxs",
+        index=i, kind=inst.kind, facility=fac, instrument=inst.name, relpath="",
         entry_name=inst.entry_name, proposal_number=prop.record["proposal_number"],
         users=_nxusers(rng, prop.record["members"], False), title=title, sample=sample,
         start_time=_format_time(start, fac, style), end_time=_format_time(end, fac, style),
-        beam=beam, compression=compression, run_number=number, rng=rng,
-        reduced_on=(end + timedelta(seconds=int(600 + rng.random() * 3 * 86400))).isoformat(),
-    )
+        beam=beam, compression=compression, run_number=0, rng=rng, started=start)
 
 
 def _processed_run(i: int, rng, raw: Run, kind: str) -> Run:
+    """An NXcanSAS reduction of ``raw`` (which must be numbered already)."""
     folder, name = raw.relpath.rsplit("/", 1)
     stem = name.rsplit(".", 1)[0]
     software = replace(raw.facility, vlen=True, boxed=False,
                        creator="mantid" if kind == "sans-reduced" else "pyFAI")
-    reduced = datetime.fromisoformat(raw.reduced_on)
+    reduced = raw.started + timedelta(seconds=int(3600 + rng.random() * 3 * 86400))
     return replace(
         raw, index=i, kind=kind, facility=software,
         relpath=f"{folder}/processed/{stem}_reduced.h5", entry_name="entry",
@@ -386,13 +399,27 @@ def _processed_run(i: int, rng, raw: Run, kind: str) -> Run:
         reduced_on=_format_time(reduced, raw.facility, "zoned"))
 
 
+def _number_runs(raws: list[Run]) -> None:
+    """Run numbers count up in time per instrument (run_000001 is the oldest)."""
+    by_instrument: dict[str, list[Run]] = {}
+    for run in raws:
+        by_instrument.setdefault(run.instrument, []).append(run)
+    for runs in by_instrument.values():
+        runs.sort(key=lambda r: (r.started, r.index))
+        for number, run in enumerate(runs, start=1):
+            run.run_number = number
+            run.relpath = (f"{run.facility.short_name}/{run.instrument}/"
+                           f"{run.proposal_number}/run_{number:06d}.nxs")
+
+
 def _plan(count: int, seed: int, instruments: list[Instrument],
           proposals: dict[str, list[_Proposal]]) -> list[Run]:
+    """One Run per file; file ``i`` draws only from ``default_rng([seed, i])``."""
     weights = np.array([inst.weight for inst in instruments], dtype=float)
     cumulative = np.cumsum(weights / weights.sum())
-    numbers: Counter[str] = Counter()
     unreduced: dict[str, list[Run]] = {}
-    runs: list[Run] = []
+    raws: list[Run] = []
+    reductions: list[tuple[int, np.random.Generator, Run, str]] = []
     for i in range(count):
         rng = np.random.default_rng([seed, i])
         inst = instruments[min(int(np.searchsorted(cumulative, rng.random(), side="right")),
@@ -402,14 +429,15 @@ def _plan(count: int, seed: int, instruments: list[Instrument],
         pending = unreduced.setdefault(inst.name, [])
         if inst.processed and pending and rng.random() < P_PROCESSED:
             raw = pending.pop(int(rng.random() * len(pending)))  # keeps the raw's proposal
-            runs.append(_processed_run(i, rng, raw, inst.processed))
+            reductions.append((i, rng, raw, inst.processed))
             continue
-        numbers[inst.name] += 1
-        run = _raw_run(i, rng, prop, numbers[inst.name])
+        run = _raw_run(i, rng, prop)
         if inst.processed:
             pending.append(run)
-        runs.append(run)
-    return runs
+        raws.append(run)
+    _number_runs(raws)
+    runs = raws + [_processed_run(*reduction) for reduction in reductions]
+    return sorted(runs, key=lambda r: r.index)
 
 
 # --------------------------------------------------------------------------- #
@@ -432,9 +460,12 @@ def write_corpus(outdir: Path, count: int, seed: int, *, workers: int = 1,
 
     ``facilities`` restricts the corpus to those facility short names;
     ``progress(n)`` is called with the number of files just finished;
-    ``workers > 1`` writes through a process pool (same bytes as ``workers=1``).
+    ``workers > 1`` writes through a "spawn" process pool (safe next to a
+    progress-bar thread; same bytes as ``workers=1``), so a calling script
+    needs the usual ``if __name__ == "__main__":`` guard.
     """
     outdir = Path(outdir)
+    seed = _seed(seed)
     wanted = list(FACILITIES) if facilities is None else list(facilities)
     unknown = sorted(set(wanted) - set(FACILITIES))
     if unknown:
@@ -493,7 +524,7 @@ def _write_all(outdir: str, runs: list[Run], workers: int,
 
 def write_nxmx_like(path: Path, seed: int) -> None:
     """Write one realistic Eiger-style NXmx file (~60 HDF5 objects) to ``path``."""
-    rng = np.random.default_rng([seed, _NXMX])
+    rng = np.random.default_rng([_seed(seed), _NXMX])
     fac = FACILITIES["NLS"]
     year = 2020 + int(rng.random() * 7)
     number = f"NLS-{year}-{1 + int(rng.random() * 999):04d}"
@@ -517,6 +548,7 @@ def write_nxmx_like(path: Path, seed: int) -> None:
         entry_name="entry", proposal_number=number, users=_nxusers(rng, members, True),
         title=f"{sample.name.capitalize()} crystal {crystal}, {temperature_k:.0f} K",
         sample=sample, start_time=_format_time(start, fac, "zoned"),
-        end_time=_format_time(end, fac, "zoned"), beam=tech.beam(rng), compression="bslz4",
+        end_time=_format_time(end, fac, "zoned"), beam=tech.beam(rng, sample.name),
+        compression="bslz4",
         run_number=1 + int(rng.random() * 99999), rng=rng)
-    write_run(path, run)
+    write_run(path, run, lean=True)
