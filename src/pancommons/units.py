@@ -167,18 +167,29 @@ def _is_angle(parsed: pint.Unit) -> bool:
         return False
 
 
-def to_si(value: float, unit: str, expect: str | None = None) -> Normalised:
-    """``value`` in ``unit`` expressed in SI (offset units exact: 20 degC → 293.15 K)."""
+@lru_cache(maxsize=4096)
+def _si_conversion(unit: str, expect: str | None) -> tuple[float, float, str]:
+    """(scale, offset, SI unit) with SI = value * scale + offset.
+
+    Every unit a beamline writes is linear or affine (°C, °F), so two pint
+    conversions, done once per spelling, give the exact map; converting each
+    value through pint costs tens of microseconds, thousands of times a second.
+    """
     parsed = parse_unit(unit, expect)
     target = si_unit_of(parsed)
-    quantity = ureg.Quantity(value, parsed)
-    if target == "":
-        si = quantity.to(ureg.dimensionless).magnitude
-    elif target == "rad":
-        si = quantity.to("radian").magnitude
-    else:
-        si = quantity.to(target if target != "1/m" else "1/meter").magnitude
-    return Normalised(float(si), target)
+    into = {"": ureg.dimensionless, "rad": ureg.radian, "1/m": 1 / ureg.meter}.get(target, target)
+    offset = float(ureg.Quantity(0.0, parsed).to(into).magnitude)
+    if offset == 0.0:
+        scale = float(ureg.Quantity(1.0, parsed).to(into).magnitude)
+    else:  # affine: the slope from a far point, so the offset's rounding does not leak into it
+        scale = (float(ureg.Quantity(1e6, parsed).to(into).magnitude) - offset) / 1e6
+    return scale, offset, target
+
+
+def to_si(value: float, unit: str, expect: str | None = None) -> Normalised:
+    """``value`` in ``unit`` expressed in SI (offset units exact: 20 degC → 293.15 K)."""
+    scale, offset, target = _si_conversion(unit, expect)
+    return Normalised(value * scale + offset, target)
 
 
 def normalise(value: float, unit: str | None, expect: str | None = None) -> Normalised | None:

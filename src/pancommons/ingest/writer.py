@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 
 from pancommons.config import Settings
 from pancommons.db.tables import (
@@ -377,13 +377,25 @@ class CatalogueWriter:
 
     # --- shared rows ------------------------------------------------------------
 
-    def _cached(self, kind: str, key, connection: Connection, find, create) -> int:
+    # Statements are built once; each lookup only binds values (building a
+    # SQLAlchemy statement costs more than running it on a cache hit).
+    _LOOKUP = {
+        "instrument": (select(Instrument.id).where(Instrument.facility == bindparam("facility"), Instrument.name == bindparam("name")), insert(Instrument).returning(Instrument.id)),
+        "technique": (select(Technique.id).where(Technique.pid == bindparam("pid")), insert(Technique).returning(Technique.id)),
+        "sample": (select(Sample.id).where(Sample.pid == bindparam("pid")), insert(Sample).returning(Sample.id)),
+        "person": (select(Person.id).where(Person.person_key == bindparam("person_key")), insert(Person).returning(Person.id)),
+        "affiliation": (select(Affiliation.id).where(Affiliation.affiliation_key == bindparam("affiliation_key")), insert(Affiliation).returning(Affiliation.id)),
+    }
+
+    def _cached(self, kind: str, key, connection: Connection, lookup: dict, values) -> int:
+        """The id of a shared row, found or created; ``values`` is called only to create it."""
         cache = self._ids[kind]
         found = cache.get_id(key)
         if found is None:
-            found = connection.execute(find).scalar()
+            find, create = self._LOOKUP[kind]
+            found = connection.execute(find, lookup).scalar()
             if found is None:
-                found = connection.execute(create).scalar_one()
+                found = connection.execute(create, values()).scalar_one()
             cache.put(key, found)
         return found
 
@@ -391,23 +403,20 @@ class CatalogueWriter:
         if not name:
             return None
         facility = facility or ""
-        pid = f"{self.prefix}/instrument/{_slug(facility)}-{_slug(name)}-{_short_hash(facility, name)[:6]}"
         return self._cached(
             "instrument",
             (facility, name),
             connection,
-            select(Instrument.id).where(Instrument.facility == facility, Instrument.name == name),
-            insert(Instrument).values(pid=pid, name=name, facility=facility).returning(Instrument.id),
+            {"facility": facility, "name": name},
+            lambda: {
+                "pid": f"{self.prefix}/instrument/{_slug(facility)}-{_slug(name)}-{_short_hash(facility, name)[:6]}",
+                "name": name,
+                "facility": facility,
+            },
         )
 
     def _technique_id(self, connection: Connection, iri: str, name: str) -> int:
-        return self._cached(
-            "technique",
-            iri,
-            connection,
-            select(Technique.id).where(Technique.pid == iri),
-            insert(Technique).values(pid=iri, name=name).returning(Technique.id),
-        )
+        return self._cached("technique", iri, connection, {"pid": iri}, lambda: {"pid": iri, "name": name})
 
     def _sample_id(self, connection: Connection, name: str, formula: str | None, description: str | None) -> int:
         pid = f"{self.prefix}/sample/{_short_hash(name.lower(), formula)}"
@@ -415,29 +424,26 @@ class CatalogueWriter:
             "sample",
             pid,
             connection,
-            select(Sample.id).where(Sample.pid == pid),
-            insert(Sample)
-            .values(pid=pid, name=name[:1024], chemical_formula=formula, description=description)
-            .returning(Sample.id),
+            {"pid": pid},
+            lambda: {"pid": pid, "name": name[:1024], "chemical_formula": formula, "description": description},
         )
 
     def person_id(self, connection: Connection, person: PersonRecord, facility: str | None) -> int:
         key = person_key(person, facility)
-        values = {
-            "person_key": key,
-            "full_name": person.full_name[:500],
-            "first_name": person.first_name,
-            "last_name": person.last_name,
-            "orcid": normalise_orcid(person.orcid),
-            "facility_user_id": person.facility_user_id,
-            "email": person.email,
-        }
         return self._cached(
             "person",
             key,
             connection,
-            select(Person.id).where(Person.person_key == key),
-            insert(Person).values(**values).returning(Person.id),
+            {"person_key": key},
+            lambda: {
+                "person_key": key,
+                "full_name": person.full_name[:500],
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "orcid": normalise_orcid(person.orcid),
+                "facility_user_id": person.facility_user_id,
+                "email": person.email,
+            },
         )
 
     def affiliation_id(self, connection: Connection, name: str | None, city: str | None, country: str | None) -> int | None:
@@ -448,10 +454,8 @@ class CatalogueWriter:
             "affiliation",
             key,
             connection,
-            select(Affiliation.id).where(Affiliation.affiliation_key == key),
-            insert(Affiliation)
-            .values(affiliation_key=key, name=name[:500], city=city, country=country)
-            .returning(Affiliation.id),
+            {"affiliation_key": key},
+            lambda: {"affiliation_key": key, "name": name[:500], "city": city, "country": country},
         )
 
 

@@ -68,6 +68,8 @@ class Node:
     shape: tuple[int, ...] = ()
     dataset_id: h5d.DatasetID | None = None
     attrs_read: bool = False
+    value: object = None
+    value_read: bool = False
 
 
 @dataclass(slots=True)
@@ -92,6 +94,12 @@ def decode_text(raw: bytes, where: str, warnings: list[str]) -> str:
 
 def python_value(array: np.ndarray, where: str, warnings: list[str]) -> object:
     """A small HDF5 value as plain Python: str, number, or list of them."""
+    if array.ndim == 0 or array.size == 1:
+        item = array.reshape(-1)[0] if array.ndim else array[()]
+        if isinstance(item, bytes):
+            return decode_text(item, where, warnings)
+        if isinstance(item, str):
+            return item
     if array.dtype.kind in "SO" or array.dtype.kind == "U":
         flat = [item for item in array.reshape(-1)]
         texts = [
@@ -159,10 +167,12 @@ def _text_size(value: object) -> int:
 
 def _attrs_of(oid, path: str, warnings: list[str], names=INTERESTING_ATTRS) -> dict[str, object]:
     found: dict[str, object] = {}
-    if h5o.get_info(oid).num_attrs == 0:
-        return found
+    remaining = h5o.get_info(oid).num_attrs
     for name in names:
+        if remaining == 0:
+            break  # every attribute the object has is accounted for
         if h5a.exists(oid, name):
+            remaining -= 1
             value = _read_attr(oid, name, path, warnings)
             if value is not None:
                 found[name.decode()] = value
@@ -178,7 +188,14 @@ def dataset_attr(node: Node, name: str, warnings: list[str]) -> object:
 
 
 def read_small(node: Node, warnings: list[str]) -> object:
-    """The value of a small dataset, or None when it is large, empty or not plain data."""
+    """The value of a small dataset, or None when it is large, empty or not plain data (read once)."""
+    if not node.value_read:
+        node.value = _read_value(node, warnings)
+        node.value_read = True
+    return node.value
+
+
+def _read_value(node: Node, warnings: list[str]) -> object:
     dataset = node.dataset_id
     if dataset is None:
         return None
