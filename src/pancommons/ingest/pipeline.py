@@ -283,9 +283,9 @@ def _mark_missing(connection, roots: DataRoots, paths: Sequence[str], report: In
         DataFile.state == "present",
         or_(DataFile.last_seen_run.is_(None), DataFile.last_seen_run != report.run_id),
     )
-    gone = connection.execute(select(DataFile.id, DataFile.data_root, DataFile.path).where(condition)).all()
-    report.deleted_count = len(gone)
-    report.deleted = [f"{root.rstrip('/')}/{path}" for _, root, path in gone[:_MAX_LISTED]]
-    ids = [row.id for row in gone]
-    for start in range(0, len(ids), 500):
-        connection.execute(update(DataFile).where(DataFile.id.in_(ids[start : start + 500])).values(state="missing"))
+    listed = connection.execute(
+        select(DataFile.data_root, DataFile.path).where(condition).order_by(DataFile.data_root, DataFile.path).limit(_MAX_LISTED)
+    ).all()
+    report.deleted = [f"{root.rstrip('/')}/{path}" for root, path in listed]
+    # One statement however many went missing: memory does not grow with them.
+    report.deleted_count = connection.execute(update(DataFile).where(condition).values(state="missing")).rowcount

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy.orm import aliased
 
 from pancommons.config import Settings
 from pancommons.db.tables import (
@@ -498,13 +499,25 @@ def link_proposals(connection: Connection, *, dataset_ids: Sequence[int] | None 
 
 
 def resolve_derivations(connection: Connection) -> int:
-    """Point processed datasets at the raw datasets their files name, once both are catalogued."""
+    """Point processed datasets at the raw datasets their files name, once both are catalogued.
+
+    The source is looked up in the processed file's own data root (the path
+    was written relative to it) and, where the process named an entry, by it.
+    """
+    processed_file = aliased(DataFile)
+    processed = aliased(Dataset)
+    root_of_processed = (
+        select(processed_file.data_root)
+        .join(processed, processed.source_file_id == processed_file.id)
+        .where(processed.id == DatasetDerivation.dataset_id)
+        .scalar_subquery()
+    )
     source = (
         select(Dataset.id)
         .join(DataFile, DataFile.id == Dataset.source_file_id)
         .where(
             DataFile.path == DatasetDerivation.source_path,
-            # the entry the process names, or the file's only/first entry
+            DataFile.data_root == root_of_processed,
             (Dataset.entry_path == DatasetDerivation.source_entry) | (DatasetDerivation.source_entry.is_(None)),
         )
         .order_by(Dataset.entry_path)
