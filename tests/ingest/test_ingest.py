@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import h5py
+import numpy as np
 import pytest
 from sqlalchemy import func, select
 
@@ -18,6 +19,7 @@ from pancommons.db.tables import (
     DatasetSample,
     DatasetTechnique,
     IngestRun,
+    Instrument,
     Member,
     Parameter,
     Person,
@@ -309,3 +311,45 @@ def test_copied_catalogue_tree_gets_distinct_pids_per_path(settings, engine, cor
         pids = c.execute(select(Dataset.pid)).scalars().all()
     assert len(pids) == len(set(pids)) == 10
     assert all(pid.startswith("testfac/") for pid in pids)
+
+
+def test_text_the_database_would_refuse_is_made_to_fit(settings, engine, data_root):
+    """NUL bytes and over-long names: SQLite stores them, PostgreSQL refuses them.
+    Either way the file is catalogued, with clean, clipped text."""
+    with h5py.File(nx.write_nexus(data_root / "nul.nxs", title="placeholder"), "a") as f:
+        del f["entry/title"]
+        f["entry/title"] = np.bytes_(b"before\x00after")  # fixed-length text keeps the NUL
+    with h5py.File(nx.write_nexus(data_root / "long.nxs", title="long names"), "a") as f:
+        del f["entry/instrument/name"], f["entry/experiment_identifier"]
+        f["entry/instrument/name"] = "I" * 300
+        f["entry/experiment_identifier"] = "P" * 300
+    nx.write_nexus(data_root / "fine.nxs", title="fine")
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert (report.new, report.failed_count) == (3, 0)
+    again = ingest([str(data_root)], settings, engine, workers=1)
+    assert (again.new, again.unchanged, again.failed_count) == (0, 3, 0)
+    with engine.connect() as c:
+        titles = set(c.execute(select(Dataset.title)).scalars())
+        instruments = c.execute(select(func.length(Instrument.name))).scalars().all()
+    assert titles == {"beforeafter", "long names", "fine"}
+    assert sorted(instruments) == [3, 255]
+
+
+def test_a_row_the_database_refuses_fails_that_file_only(settings, engine, data_root, monkeypatch):
+    from pancommons.ingest import writer as writer_module
+
+    for index in range(5):
+        nx.write_nexus(data_root / f"f{index}.nxs", title=f"file {index}")
+    original = writer_module.CatalogueWriter._dataset_values
+
+    def refuse_file_2(self, connection, located, record, entry, file_id):
+        values = original(self, connection, located, record, entry, file_id)
+        if located.relative == "f2.nxs":
+            values["creation_date"] = None  # violates NOT NULL on every backend
+        return values
+
+    monkeypatch.setattr(writer_module.CatalogueWriter, "_dataset_values", refuse_file_2)
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert report.new == 4
+    assert [(Path(p).name, r.split(":")[0]) for p, r in report.failed] == [("f2.nxs", "the catalogue database refused it")]
+    assert count(engine, DataFile) == 4 and count(engine, Dataset) == 4  # nothing of f2 half-written

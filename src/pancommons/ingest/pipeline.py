@@ -18,6 +18,7 @@ from itertools import islice
 import multiprocessing
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 
 from pancommons.config import Settings
 from pancommons.db.tables import DataFile, IngestRun, utcnow
@@ -190,11 +191,30 @@ def _under_roots(roots: DataRoots, path: str) -> bool:
 
 
 def _write(writer: CatalogueWriter, batch, report: IngestReport, advance) -> None:
-    outcome = writer.write_batch(batch)
-    report.new += outcome.new
-    report.updated += outcome.updated
-    report.unchanged += outcome.unchanged
+    try:
+        outcomes = [writer.write_batch(batch)]
+    except StatementError as error:
+        if isinstance(error, (OperationalError, InterfaceError)):
+            raise  # the database itself is unavailable: stop, nothing half-written
+        # The database refused something in this batch: find the file, keep the rest.
+        outcomes = []
+        for located, record in batch:
+            try:
+                outcomes.append(writer.write_batch([(located, record)]))
+            except StatementError as refused:
+                if isinstance(refused, (OperationalError, InterfaceError)):
+                    raise
+                report.fail(located.path, f"the catalogue database refused it: {_database_reason(refused)}")
+    for outcome in outcomes:
+        report.new += outcome.new
+        report.updated += outcome.updated
+        report.unchanged += outcome.unchanged
     advance(len(batch))
+
+
+def _database_reason(error: Exception) -> str:
+    original = getattr(error, "orig", None) or error
+    return str(original).strip().splitlines()[0][:300]
 
 
 def _changed_files(

@@ -22,7 +22,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from pancommons.config import Settings
 from pancommons.db.tables import Document, Member, utcnow
-from pancommons.ingest.writer import CatalogueWriter, add_years, link_proposals, normalise_orcid
+from pancommons.ingest.writer import CatalogueWriter, add_years, fit, link_proposals, normalise_orcid
 from pancommons.model import PersonRecord
 from pancommons.times import facility_zone
 
@@ -219,7 +219,7 @@ def _upsert(connection, writer: CatalogueWriter, proposal: ProposalIn, file_faci
     facility = proposal.facility or file_facility or settings.facility or None
     end = _moment(proposal.end_date, zone)
     release = _moment(proposal.release_date, zone) or (add_years(end, settings.embargo_years) if end else None)
-    values = {
+    values = fit(Document, {
         "type": "proposal",
         "proposal_number": proposal.proposal_number,
         "title": proposal.title,
@@ -232,7 +232,7 @@ def _upsert(connection, writer: CatalogueWriter, proposal: ProposalIn, file_faci
         "license": settings.default_license,
         "keywords": proposal.keywords,
         "is_public": bool(release and release <= datetime.now(timezone.utc)),
-    }
+    })
     members = [
         (
             writer.person_id(
@@ -288,7 +288,7 @@ def _replace_members(connection, document_id: int, members) -> None:
         connection.execute(
             insert(Member),
             [
-                {"document_id": document_id, "person_id": person, "affiliation_id": affiliation, "role": role}
+                fit(Member, {"document_id": document_id, "person_id": person, "affiliation_id": affiliation, "role": role})
                 for person, affiliation, role in members
             ],
         )

@@ -202,7 +202,7 @@ class CatalogueWriter:
         return outcome
 
     def _file_values(self, located: LocatedFile, record: FileRecord) -> dict:
-        return {
+        return fit(DataFile, {
             "data_root": located.data_root,
             "path": located.relative,
             "name": located.relative.rsplit("/", 1)[-1],
@@ -228,7 +228,7 @@ class CatalogueWriter:
             "warnings": record.warnings[:50],
             "last_seen_run": self.run_id,
             "updated_at": utcnow(),
-        }
+        })
 
     def _refresh_unchanged(self, connection: Connection, file_id: int, record: FileRecord) -> None:
         # Touched, or back after being missing, with the same bytes: only stat data and presence move.
@@ -296,7 +296,7 @@ class CatalogueWriter:
     def _dataset_values(self, connection: Connection, located: LocatedFile, record: FileRecord, entry: EntryRecord, file_id: int) -> dict:
         acquired = entry.end_time or entry.start_time
         embargo_until = add_years(acquired, self.settings.embargo_years) if acquired else None
-        return {
+        return fit(Dataset, {
             "pid": dataset_pid(self.prefix, located.data_root, located.relative, entry.entry_path),
             "title": entry.title,
             "is_public": bool(embargo_until and embargo_until <= datetime.now(timezone.utc)),
@@ -317,7 +317,7 @@ class CatalogueWriter:
             "source_file_id": file_id,
             "entry_path": entry.entry_path,
             "updated_at": utcnow(),
-        }
+        })
 
     def _write_children(self, connection: Connection, touched) -> None:
         parameters, techniques, samples, members, derivations, links = [], [], [], [], [], []
@@ -327,16 +327,16 @@ class CatalogueWriter:
                 for parameter in entry.parameters:
                     numeric = isinstance(parameter.value, (int, float))
                     parameters.append(
-                        {
+                        fit(Parameter, {
                             "dataset_id": dataset_id,
-                            "name": parameter.name[:255],
+                            "name": parameter.name,
                             "value_number": float(parameter.value) if numeric else None,
                             "value_string": None if numeric else str(parameter.value),
-                            "unit": (parameter.unit or None) and parameter.unit[:64],
+                            "unit": parameter.unit or None,
                             "si_value": parameter.si_value,
                             "si_unit": parameter.si_unit,
                             "source": parameter.source,
-                        }
+                        })
                     )
                 for technique_id in {self._technique_id(connection, iri, name) for iri, name in entry.techniques}:
                     techniques.append({"dataset_id": dataset_id, "technique_id": technique_id})
@@ -347,21 +347,21 @@ class CatalogueWriter:
                     samples.append({"dataset_id": dataset_id, "sample_id": sample_id})
                 for person in entry.users:
                     members.append(
-                        {
+                        fit(Member, {
                             "dataset_id": dataset_id,
                             "person_id": self.person_id(connection, person, entry.facility),
                             "affiliation_id": self.affiliation_id(connection, person.affiliation, None, None),
-                            "role": (person.role or None) and person.role[:64],
-                        }
+                            "role": person.role or None,
+                        })
                     )
                 directory = located.relative.rsplit("/", 1)[0] if "/" in located.relative else ""
                 for reference, source_entry in dict.fromkeys(entry.derived_from):
                     derivations.append(
-                        {
+                        fit(DatasetDerivation, {
                             "dataset_id": dataset_id,
                             "source_path": _join_relative(directory, reference),
                             "source_entry": source_entry,
-                        }
+                        })
                     )
         for table, rows in (
             (DatasetFile, links),
@@ -388,6 +388,8 @@ class CatalogueWriter:
         "affiliation": (select(Affiliation.id).where(Affiliation.affiliation_key == bindparam("affiliation_key")), insert(Affiliation).returning(Affiliation.id)),
     }
 
+    _TABLES = {"instrument": Instrument, "technique": Technique, "sample": Sample, "person": Person, "affiliation": Affiliation}
+
     def _cached(self, kind: str, key, connection: Connection, lookup: dict, values) -> int:
         """The id of a shared row, found or created; ``values`` is called only to create it."""
         cache = self._ids[kind]
@@ -396,14 +398,14 @@ class CatalogueWriter:
             find, create = self._LOOKUP[kind]
             found = connection.execute(find, lookup).scalar()
             if found is None:
-                found = connection.execute(create, values()).scalar_one()
+                found = connection.execute(create, fit(self._TABLES[kind], values())).scalar_one()
             cache.put(key, found)
         return found
 
     def _instrument_id(self, connection: Connection, facility: str | None, name: str | None) -> int | None:
         if not name:
             return None
-        facility = facility or ""
+        facility, name = (facility or "")[:255], name[:255]  # as stored: lookups must find what was written
         return self._cached(
             "instrument",
             (facility, name),
@@ -417,6 +419,7 @@ class CatalogueWriter:
         )
 
     def _technique_id(self, connection: Connection, iri: str, name: str) -> int:
+        iri = iri[:255]
         return self._cached("technique", iri, connection, {"pid": iri}, lambda: {"pid": iri, "name": name})
 
     def _sample_id(self, connection: Connection, name: str, formula: str | None, description: str | None) -> int:
@@ -426,11 +429,11 @@ class CatalogueWriter:
             pid,
             connection,
             {"pid": pid},
-            lambda: {"pid": pid, "name": name[:1024], "chemical_formula": formula, "description": description},
+            lambda: {"pid": pid, "name": name, "chemical_formula": formula, "description": description},
         )
 
     def person_id(self, connection: Connection, person: PersonRecord, facility: str | None) -> int:
-        key = person_key(person, facility)
+        key = person_key(person, facility)[:600]
         return self._cached(
             "person",
             key,
@@ -438,7 +441,7 @@ class CatalogueWriter:
             {"person_key": key},
             lambda: {
                 "person_key": key,
-                "full_name": person.full_name[:500],
+                "full_name": person.full_name,
                 "first_name": person.first_name,
                 "last_name": person.last_name,
                 "orcid": normalise_orcid(person.orcid),
@@ -456,7 +459,7 @@ class CatalogueWriter:
             key,
             connection,
             {"affiliation_key": key},
-            lambda: {"affiliation_key": key, "name": name[:500], "city": city, "country": country},
+            lambda: {"affiliation_key": key, "name": name, "city": city, "country": country},
         )
 
 
@@ -467,6 +470,30 @@ def _join_relative(directory: str, reference: str) -> str:
     if reference.startswith("/"):
         return posixpath.normpath(reference).lstrip("/")
     return posixpath.normpath(posixpath.join(directory, reference))
+
+
+def _column_limits(table) -> dict[str, int]:
+    return {
+        column.name: column.type.length
+        for column in table.__table__.columns
+        if isinstance(getattr(column.type, "length", None), int)
+    }
+
+
+_LIMITS: dict[type, dict[str, int]] = {}
+
+
+def fit(table, row: dict) -> dict:
+    """Clip text to its column's length: files carry arbitrarily long strings, and
+    PostgreSQL refuses (where SQLite would store) what does not fit."""
+    limits = _LIMITS.get(table)
+    if limits is None:
+        limits = _LIMITS[table] = _column_limits(table)
+    for name, limit in limits.items():
+        value = row.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            row[name] = value[:limit]
+    return row
 
 
 def _unique(rows: list[dict], key: tuple[str, ...]) -> list[dict]:

@@ -86,10 +86,12 @@ class Tree:
 
 def decode_text(raw: bytes, where: str, warnings: list[str]) -> str:
     try:
-        return raw.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
         warnings.append(f"{where}: text is not UTF-8, read as Latin-1")
-        return raw.decode("latin-1")
+        text = raw.decode("latin-1")
+    # NUL bytes pad C strings; no database text column accepts them.
+    return text.replace("\x00", "") if "\x00" in text else text
 
 
 def python_value(array: np.ndarray, where: str, warnings: list[str]) -> object:
@@ -99,11 +101,11 @@ def python_value(array: np.ndarray, where: str, warnings: list[str]) -> object:
         if isinstance(item, bytes):
             return decode_text(item, where, warnings)
         if isinstance(item, str):
-            return item
+            return item.replace("\x00", "")
     if array.dtype.kind in "SO" or array.dtype.kind == "U":
         flat = [item for item in array.reshape(-1)]
         texts = [
-            decode_text(item, where, warnings) if isinstance(item, bytes) else str(item)
+            decode_text(item, where, warnings) if isinstance(item, bytes) else str(item).replace("\x00", "")
             for item in flat
         ]
         return texts[0] if len(texts) == 1 else texts
