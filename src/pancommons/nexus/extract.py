@@ -15,9 +15,7 @@ import hashlib
 import math
 import os
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
 from pancommons.model import (
     DatasetKind,
@@ -478,8 +476,3 @@ def _extra_parameters(tree: Tree, entry: Node, record: EntryRecord, taken: set[s
                 if _add_measured(tree, record, taken, name, child, None):
                     added += 1
         level = next_level
-
-
-def is_candidate(path: Path, suffixes: Iterable[str]) -> bool:
-    name = path.name.lower()
-    return any(name.endswith(suffix) for suffix in suffixes)
