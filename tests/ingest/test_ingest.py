@@ -353,3 +353,19 @@ def test_a_row_the_database_refuses_fails_that_file_only(settings, engine, data_
     assert report.new == 4
     assert [(Path(p).name, r.split(":")[0]) for p, r in report.failed] == [("f2.nxs", "the catalogue database refused it")]
     assert count(engine, DataFile) == 4 and count(engine, Dataset) == 4  # nothing of f2 half-written
+
+
+def test_processed_data_links_to_raw_data_in_its_own_data_root(settings, engine, tmp_path):
+    roots = [tmp_path / "beamline_a", tmp_path / "beamline_b"]
+    for root in roots:  # the same relative raw path under both roots
+        nx.write_nexus(root / "p1" / "run_1.nxs", title=f"raw in {root.name}", definition="NXsas")
+    reduced = nx.write_nexus(roots[1] / "p1" / "processed" / "run_1_reduced.h5", definition="NXcanSAS", title="reduced")
+    with h5py.File(reduced, "a") as f:
+        nx.nx_group(f["entry"], "reduction", "NXprocess")["raw_file"] = "../run_1.nxs"
+    two_roots = settings.model_copy(update={"data_roots": roots})
+    ingest([str(root) for root in roots], two_roots, engine, workers=1)
+    with engine.connect() as c:
+        source = c.execute(
+            select(Dataset.title).join(DatasetDerivation, DatasetDerivation.source_dataset_id == Dataset.id)
+        ).scalar_one()
+    assert source == "raw in beamline_b"

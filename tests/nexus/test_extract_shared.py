@@ -147,3 +147,25 @@ def test_every_shared_file_is_extracted():
         assert all(entry.title for entry in record.entries)
         assert all(entry.start_time is not None and entry.start_time.tzinfo for entry in record.entries)
         assert all(entry.default_plot for entry in record.entries), path.name
+
+
+def test_fixed_length_utf8_text_is_read(tmp_path):
+    """Names like 'Mateo Horváth' stored as fixed-length UTF-8 strings, in values and attributes."""
+    import h5py
+    import numpy as np
+
+    from tests.nexus_files import write_nexus
+
+    path = write_nexus(tmp_path / "utf8.nxs")
+    utf8 = h5py.string_dtype("utf-8", 32)
+    with h5py.File(path, "a") as f:
+        user = f["entry"].create_group("user_9")
+        user.attrs.create("NX_class", np.array("NXuser".encode(), dtype=h5py.string_dtype("utf-8", 6)))
+        user.create_dataset("name", data=np.array("Mateo Horváth".encode(), dtype=utf8))
+        user.create_dataset("affiliation", data=np.array("ETH Zürich".encode(), dtype=utf8))
+        f["entry/sample/temperature"].attrs.create("units", np.array("°C".encode(), dtype=h5py.string_dtype("utf-8", 3)))
+    record = extract_file(path, OPTIONS)
+    entry = record.entries[0]
+    assert [(u.full_name, u.affiliation) for u in entry.users] == [("Mateo Horváth", "ETH Zürich")]
+    assert parameter(entry, "sample_temperature").si_value == pytest.approx(373.15)
+    assert record.warnings == []

@@ -537,6 +537,7 @@ def resolve_derivations(connection: Connection) -> int:
         select(processed_file.data_root)
         .join(processed, processed.source_file_id == processed_file.id)
         .where(processed.id == DatasetDerivation.dataset_id)
+        .correlate(DatasetDerivation)  # to the row being updated, through the enclosing subquery
         .scalar_subquery()
     )
     source = (
@@ -549,6 +550,7 @@ def resolve_derivations(connection: Connection) -> int:
         )
         .order_by(Dataset.entry_path)
         .limit(1)
+        .correlate(DatasetDerivation)
         .scalar_subquery()
     )
     result = connection.execute(

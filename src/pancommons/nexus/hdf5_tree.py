@@ -137,6 +137,14 @@ def numpy_type(type_id: h5t.TypeID) -> np.dtype | None:
     return None
 
 
+def _memory_type(type_id: h5t.TypeID) -> h5t.TypeID | None:
+    """Fixed-length text is read as the file stores it (ASCII or UTF-8 bytes alike);
+    HDF5 has no conversion from UTF-8 to the ASCII type a NumPy ``S`` array implies."""
+    if isinstance(type_id, h5t.TypeStringID) and not type_id.is_variable_str():
+        return type_id
+    return None
+
+
 def _read_attr(oid, name: bytes, where: str, warnings: list[str]) -> object:
     attr = h5a.open(oid, name)
     label = f"{where}@{name.decode()}"
@@ -144,11 +152,12 @@ def _read_attr(oid, name: bytes, where: str, warnings: list[str]) -> object:
         warnings.append(f"{label}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
         return None
     try:
-        dtype = numpy_type(attr.get_type())
+        type_id = attr.get_type()
+        dtype = numpy_type(type_id)
         if dtype is None:
             return None  # not text or a number: no catalogue meaning
         array = np.empty(attr.get_space().shape, dtype=dtype)
-        attr.read(array)
+        attr.read(array, mtype=_memory_type(type_id))
     except (TypeError, ValueError, OSError) as error:
         warnings.append(f"{label}: unreadable attribute ({_short(error)})")
         return None
@@ -204,14 +213,15 @@ def _read_value(node: Node, warnings: list[str]) -> object:
     try:
         if dataset.get_storage_size() > MAX_VALUE_BYTES:
             return None
-        dtype = numpy_type(dataset.get_type())
+        type_id = dataset.get_type()
+        dtype = numpy_type(type_id)
         if dtype is None:
             return None
         count = int(np.prod(node.shape)) if node.shape else 1
         if count == 0 or count * max(dtype.itemsize, 8) > MAX_VALUE_BYTES:
             return None
         array = np.empty(node.shape, dtype=dtype)
-        dataset.read(h5s.ALL, h5s.ALL, array)
+        dataset.read(h5s.ALL, h5s.ALL, array, mtype=_memory_type(type_id))
     except (OSError, TypeError, ValueError, KeyError) as error:
         warnings.append(f"{node.path}: unreadable value ({_short(error)})")
         return None
