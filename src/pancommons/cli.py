@@ -43,6 +43,23 @@ def _friendly_errors():
         raise typer.Exit(1) from None
 
 
+def _version(value: bool) -> None:
+    if value:
+        from pancommons import __version__
+
+        out.print(f"pancommons {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit.")
+    ] = False,
+) -> None:
+    """pancommons: the open data commons of a photon or neutron facility."""
+
+
 def _settings(**overrides) -> Settings:
     try:
         return load_settings(**{key: value for key, value in overrides.items() if value is not None})
@@ -93,14 +110,19 @@ def init() -> None:
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="files or directories to catalogue (walked recursively)")],
-    workers: Annotated[int | None, typer.Option(help="extraction processes (default: one per core)")] = None,
+    paths: Annotated[
+        list[Path], typer.Argument(help="files or directories to catalogue (walked recursively)", metavar="PATH")
+    ],
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=256, help="extraction processes (default: one per core)", metavar="N")
+    ] = None,
     data_root: Annotated[
-        list[Path] | None, typer.Option("--data-root", help="add a data root for this run (repeatable)")
+        list[Path] | None,
+        typer.Option("--data-root", help="add a data root for this run (repeatable)", metavar="DIR"),
     ] = None,
 ) -> None:
     """Catalogue NeXus/HDF5 files: new ones added, changed ones updated, deleted ones reported."""
-    from pancommons.ingest.pipeline import NothingToDo, count_candidates
+    from pancommons.ingest.pipeline import NothingToDo, check_paths, count_candidates
     from pancommons.ingest.pipeline import ingest as run_ingest
 
     with _friendly_errors():
@@ -110,6 +132,7 @@ def ingest(
         engine = _engine(settings)
         names = [str(path) for path in paths]
         try:
+            check_paths(names, settings)  # before any progress bar is drawn
             total = count_candidates(names, settings)
             with _progress() as progress:
                 task = progress.add_task("ingesting", total=total)
@@ -144,7 +167,9 @@ def _print_ingest_report(report) -> None:
 
 @app.command("import-proposals")
 def import_proposals(
-    file: Annotated[Path, typer.Argument(help="user-office export, .json or .csv (see docs/proposals-format.md)")],
+    file: Annotated[
+        Path, typer.Argument(help="user-office export, .json or .csv (see docs/proposals-format.md)", metavar="FILE")
+    ],
 ) -> None:
     """Import proposals and their members from the user office's export."""
     from pancommons.ingest.proposals import ProposalFileError
@@ -166,11 +191,13 @@ def import_proposals(
 
 @app.command()
 def synth(
-    outdir: Annotated[Path, typer.Argument(help="directory to write the files into")],
-    count: Annotated[int, typer.Option(min=1, max=10_000_000, help="number of files")] = 100,
-    seed: Annotated[int, typer.Option(help="same seed, same files")] = 0,
-    workers: Annotated[int, typer.Option(min=1, max=256, help="writer processes")] = 1,
-    facility: Annotated[list[str] | None, typer.Option(help="only these facilities (NLS, KNS, OXF)")] = None,
+    outdir: Annotated[Path, typer.Argument(help="directory to write the files into", metavar="OUTDIR")],
+    count: Annotated[int, typer.Option(min=1, max=10_000_000, help="number of files", metavar="N")] = 100,
+    seed: Annotated[int, typer.Option(help="same seed, same files", metavar="S")] = 0,
+    workers: Annotated[int, typer.Option(min=1, max=256, help="writer processes", metavar="N")] = 1,
+    facility: Annotated[
+        list[str] | None, typer.Option(help="only these facilities (NLS, KNS, OXF; repeatable)", metavar="NAME")
+    ] = None,
 ) -> None:
     """Write realistic synthetic NeXus files and their proposals (proposals.json)."""
     from pancommons.nexus.synth import write_corpus
@@ -226,8 +253,8 @@ def _human_bytes(size: int) -> str:
 
 @app.command()
 def demo(
-    count: Annotated[int, typer.Option(min=10, max=100_000, help="synthetic files to write")] = 400,
-    seed: Annotated[int, typer.Option(help="seed of the synthetic facilities")] = 2026,
+    count: Annotated[int, typer.Option(min=10, max=100_000, help="synthetic files to write", metavar="N")] = 400,
+    seed: Annotated[int, typer.Option(help="seed of the synthetic facilities", metavar="S")] = 2026,
 ) -> None:
     """Build a demo catalogue of two fictional facilities and show what it holds."""
     from pancommons.catalogue.summary import summarise
@@ -242,6 +269,8 @@ def demo(
             )
         out.print(f"demo node in {settings.home}")
         out.print(f"ingest: {report.summary_line()}; proposals: {proposals.summary_line()}")
+        if report.warnings:
+            out.print(f"{len(report.warnings)} warnings in {report.warned_files} file(s); `pancommons ingest` lists them")
         _print_summary(summarise(_engine(settings)), _engine(settings))
         out.print(
             "\nExplore it with the same commands a facility uses, pointed at the demo node:\n"

@@ -124,14 +124,8 @@ def count_candidates(paths: Sequence[str], settings: Settings) -> int:
     return sum(1 for _ in walk_files(paths, roots, settings.ingest_suffixes))
 
 
-def ingest(
-    paths: Sequence[str],
-    settings: Settings,
-    engine: Engine,
-    *,
-    workers: int | None = None,
-    progress: Callable[[int], None] | None = None,
-) -> IngestReport:
+def check_paths(paths: Sequence[str], settings: Settings) -> DataRoots:
+    """Refuse a run that could do nothing, with the reason and what to do about it."""
     roots = DataRoots(settings.data_roots)
     for path in paths:
         if not os.path.lexists(path):
@@ -142,6 +136,18 @@ def ingest(
             f"{outside[0]} is not under a data root (data roots: {roots.describe()}); "
             "set PANCOMMONS_DATA_ROOTS or data_roots in pancommons.toml, or pass --data-root"
         )
+    return roots
+
+
+def ingest(
+    paths: Sequence[str],
+    settings: Settings,
+    engine: Engine,
+    *,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> IngestReport:
+    roots = check_paths(paths, settings)
     workers = workers if workers is not None else (settings.ingest_workers or os.cpu_count() or 1)
     started = time.perf_counter()
     report = IngestReport()
