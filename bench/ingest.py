@@ -149,6 +149,20 @@ def fresh_database(base: str | None, label: str) -> str:
     return url.set(database=name).render_as_string(hide_password=False)
 
 
+def drop_database(url: str) -> None:
+    if url.startswith("sqlite:///"):
+        shutil.rmtree(Path(url[len("sqlite:///"):]).parent, ignore_errors=True)
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20_000)
@@ -165,10 +179,15 @@ def main(argv: list[str] | None = None) -> None:
     extract_rate = extract_only(files)
     sample = files[:: max(1, len(files) // args.peer_sample)][: args.peer_sample]
     peer_rate = peer(sample)
-    one = ingest_run(corpus, fresh_database(args.database_url, "one"), workers=1)
+    one_url = fresh_database(args.database_url, "one")
     two_url = fresh_database(args.database_url, "two")
-    two = ingest_run(corpus, two_url, workers=2)
-    rerun = ingest_run(corpus, two_url, workers=2)
+    try:
+        one = ingest_run(corpus, one_url, workers=1)
+        two = ingest_run(corpus, two_url, workers=2)
+        rerun = ingest_run(corpus, two_url, workers=2)
+    finally:
+        for url in (one_url, two_url):
+            drop_database(url)
     one_rate = len(files) / one["seconds"]
     two_rate = len(files) / two["seconds"]
     write_result(
