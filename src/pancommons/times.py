@@ -23,6 +23,9 @@ _DASHED_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2})-(\d{2})-(\d{2}(?:\.\
 _US_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 _SENTINELS = (datetime(1, 1, 1, 0, 0, 0), datetime(2, 2, 2, 1, 1, 1))
 _MAX_TEXT = 64
+# Years outside this range are placeholders ("0001-01-01", "9999-12-31") or typos,
+# never acquisition times; taking them would open or lock data by accident.
+PLAUSIBLE_YEARS = range(1900, 2201)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,7 @@ def facility_zone(name: str) -> tzinfo:
 def parse_time(text: str, zone: str = "UTC") -> AcquisitionTime:
     raw = text.strip()
     parsed = _parse(raw) if 0 < len(raw) <= _MAX_TEXT else None
-    if parsed is None:
+    if parsed is None or parsed.year not in PLAUSIBLE_YEARS:
         return AcquisitionTime(raw, None, False)
     if parsed.tzinfo is None:
         return AcquisitionTime(raw, parsed.replace(tzinfo=facility_zone(zone)), False)
@@ -81,8 +84,6 @@ def _parse_loosely(raw: str) -> datetime | None:
             return None
     first, second = results
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
-        return None
-    if first.year < 1900:
         return None
     if (first.hour, first.minute) != (second.hour, second.minute):
         # a date without a time of day: midnight, not the sentinel's hour

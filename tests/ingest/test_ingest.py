@@ -351,7 +351,7 @@ def test_a_row_the_database_refuses_fails_that_file_only(settings, engine, data_
     monkeypatch.setattr(writer_module.CatalogueWriter, "_dataset_values", refuse_file_2)
     report = ingest([str(data_root)], settings, engine, workers=1)
     assert report.new == 4
-    assert [(Path(p).name, r.split(":")[0]) for p, r in report.failed] == [("f2.nxs", "the catalogue database refused it")]
+    assert [(Path(p).name, r.split(":")[0]) for p, r in report.failed] == [("f2.nxs", "the catalogue could not store it")]
     assert count(engine, DataFile) == 4 and count(engine, Dataset) == 4  # nothing of f2 half-written
 
 
@@ -369,3 +369,17 @@ def test_processed_data_links_to_raw_data_in_its_own_data_root(settings, engine,
             select(Dataset.title).join(DatasetDerivation, DatasetDerivation.source_dataset_id == Dataset.id)
         ).scalar_one()
     assert source == "raw in beamline_b"
+
+
+def test_placeholder_end_time_neither_stops_the_run_nor_moves_the_embargo(settings, engine, data_root):
+    from datetime import datetime, timezone
+
+    nx.write_nexus(data_root / "good.nxs", title="good")
+    odd = nx.write_nexus(data_root / "odd.nxs", title="odd", start_time="2020-05-01T10:00:00+00:00")
+    with h5py.File(odd, "a") as f:
+        f["entry/end_time"] = "9999-12-31T23:59:59"
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert (report.new, report.failed) == (2, [])
+    with engine.connect() as c:
+        embargo = c.execute(select(Dataset.embargo_until).where(Dataset.title == "odd")).scalar_one()
+    assert embargo == datetime(2023, 5, 1, 10, tzinfo=timezone.utc)  # start + 3 years

@@ -18,7 +18,7 @@ from itertools import islice
 import multiprocessing
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
-from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pancommons.config import Settings
 from pancommons.db.tables import DataFile, IngestRun, utcnow
@@ -199,18 +199,18 @@ def _under_roots(roots: DataRoots, path: str) -> bool:
 def _write(writer: CatalogueWriter, batch, report: IngestReport, advance) -> None:
     try:
         outcomes = [writer.write_batch(batch)]
-    except StatementError as error:
-        if isinstance(error, (OperationalError, InterfaceError)):
-            raise  # the database itself is unavailable: stop, nothing half-written
-        # The database refused something in this batch: find the file, keep the rest.
+    except (OperationalError, InterfaceError):
+        raise  # the database itself is unavailable: stop; each committed batch is whole
+    except Exception:  # noqa: BLE001 - one file's content must not cost the batch
+        # Something in this batch could not be written: find the file, keep the rest.
         outcomes = []
         for located, record in batch:
             try:
                 outcomes.append(writer.write_batch([(located, record)]))
-            except StatementError as refused:
-                if isinstance(refused, (OperationalError, InterfaceError)):
-                    raise
-                report.fail(located.path, f"the catalogue database refused it: {_database_reason(refused)}")
+            except (OperationalError, InterfaceError):
+                raise
+            except Exception as refused:  # noqa: BLE001
+                report.fail(located.path, f"the catalogue could not store it: {_database_reason(refused)}")
     for outcome in outcomes:
         report.new += outcome.new
         report.updated += outcome.updated

@@ -61,10 +61,11 @@ def _slug(text: str) -> str:
 
 
 def add_years(moment: datetime, years: int) -> datetime:
+    year = min(moment.year + years, 9999)
     try:
-        return moment.replace(year=moment.year + years)
+        return moment.replace(year=year)
     except ValueError:  # 29 February into a common year
-        return moment.replace(year=moment.year + years, day=28)
+        return moment.replace(year=year, day=28)
 
 
 def normalise_orcid(value: str | None) -> str | None:

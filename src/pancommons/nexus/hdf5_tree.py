@@ -124,17 +124,18 @@ def numpy_type(type_id: h5t.TypeID) -> np.dtype | None:
 
     h5py's own ``.dtype`` handles every HDF5 type and costs several times
     more; catalogue metadata is text and numbers, so those are built here and
-    anything else (compound, enum, reference...) is left unread.
+    anything else (enum and bool, compound, opaque, reference...) is left unread.
     """
-    if isinstance(type_id, h5t.TypeStringID):
+    kind = type_id.get_class()
+    if kind == h5t.STRING:
         return _VLEN_TEXT if type_id.is_variable_str() else np.dtype(f"S{type_id.get_size()}")
+    if kind not in (h5t.INTEGER, h5t.FLOAT):
+        return None
     order = "<" if type_id.get_order() == h5t.ORDER_LE else ">"
-    if isinstance(type_id, h5t.TypeIntegerID):
-        kind = "i" if type_id.get_sign() == h5t.SGN_2 else "u"
-        return np.dtype(f"{order}{kind}{type_id.get_size()}")
-    if isinstance(type_id, h5t.TypeFloatID) and type_id.get_size() in (2, 4, 8):
-        return np.dtype(f"{order}f{type_id.get_size()}")
-    return None
+    if kind == h5t.INTEGER:
+        code = "i" if type_id.get_sign() == h5t.SGN_2 else "u"
+        return np.dtype(f"{order}{code}{type_id.get_size()}")
+    return np.dtype(f"{order}f{type_id.get_size()}") if type_id.get_size() in (2, 4, 8) else None
 
 
 def _memory_type(type_id: h5t.TypeID) -> h5t.TypeID | None:
@@ -146,25 +147,33 @@ def _memory_type(type_id: h5t.TypeID) -> h5t.TypeID | None:
 
 
 def _read_attr(oid, name: bytes, where: str, warnings: list[str]) -> object:
-    attr = h5a.open(oid, name)
     label = f"{where}@{name.decode()}"
-    if attr.get_storage_size() > MAX_ATTR_BYTES:
-        warnings.append(f"{label}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
-        return None
     try:
+        attr = h5a.open(oid, name)
+        space = attr.get_space()
+        if space.get_simple_extent_type() == h5s.NULL or space.get_simple_extent_npoints() == 0:
+            return None  # an empty attribute says nothing
+        if attr.get_storage_size() > MAX_ATTR_BYTES:
+            warnings.append(f"{label}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
+            return None
         type_id = attr.get_type()
         dtype = numpy_type(type_id)
         if dtype is None:
             return None  # not text or a number: no catalogue meaning
-        array = np.empty(attr.get_space().shape, dtype=dtype)
+        array = np.empty(space.shape, dtype=dtype)
         attr.read(array, mtype=_memory_type(type_id))
-    except (TypeError, ValueError, OSError) as error:
+    except (TypeError, ValueError, OSError, RuntimeError, KeyError) as error:
         warnings.append(f"{label}: unreadable attribute ({_short(error)})")
         return None
     value = python_value(array, label, warnings)
     if _text_size(value) > MAX_ATTR_BYTES:  # variable-length text hides its size until read
         warnings.append(f"{label}: attribute larger than {MAX_ATTR_BYTES} bytes skipped")
         return None
+    # Attributes are names (NX_class, units, default...): padding is never part of them.
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return [item.strip() if isinstance(item, str) else item for item in value]
     return value
 
 
@@ -222,7 +231,7 @@ def _read_value(node: Node, warnings: list[str]) -> object:
             return None
         array = np.empty(node.shape, dtype=dtype)
         dataset.read(h5s.ALL, h5s.ALL, array, mtype=_memory_type(type_id))
-    except (OSError, TypeError, ValueError, KeyError) as error:
+    except (OSError, TypeError, ValueError, KeyError, RuntimeError) as error:
         warnings.append(f"{node.path}: unreadable value ({_short(error)})")
         return None
     value = python_value(array, node.path, warnings)
@@ -349,11 +358,15 @@ def walk(fid: h5f.FileID, file_dir: str) -> Tree:
 
 def _visit_dataset(tree: Tree, dataset: h5d.DatasetID, path: str) -> None:
     try:
-        shape = dataset.shape or ()
-    except (OSError, TypeError, ValueError) as error:
+        space = dataset.get_space()
+        empty = space.get_simple_extent_type() == h5s.NULL  # h5py.Empty: a dataset with no value at all
+        shape = () if empty else space.shape
+    except (OSError, TypeError, ValueError, RuntimeError) as error:
         tree.warnings.append(f"{path}: unreadable dataset header ({_short(error)})")
         return
-    tree.nodes[path] = Node(path, False, shape=shape, dataset_id=dataset)
+    tree.nodes[path] = Node(path, False, shape=shape, dataset_id=None if empty else dataset)
+    if empty:
+        return
     size = int(np.prod(shape)) if shape else 1
     if size > 1:  # arrays are data; scalars and 1-element fields are metadata
         tree.arrays_total += 1
