@@ -383,3 +383,51 @@ def test_placeholder_end_time_neither_stops_the_run_nor_moves_the_embargo(settin
     with engine.connect() as c:
         embargo = c.execute(select(Dataset.embargo_until).where(Dataset.title == "odd")).scalar_one()
     assert embargo == datetime(2023, 5, 1, 10, tzinfo=timezone.utc)  # start + 3 years
+
+
+def test_each_file_is_counted_once_however_it_is_reached(settings, engine, data_root):
+    run = nx.write_nexus(data_root / "beamtime" / "run_0042.nxs")
+    (data_root / "beamtime" / "latest.nxs").symlink_to(run)  # an alias the beamline keeps current
+    report = ingest([str(data_root), str(data_root / "beamtime"), str(run)], settings, engine, workers=1)
+    assert (report.new, report.unchanged, report.failed) == (1, 0, [])
+    again = ingest([str(data_root)], settings, engine, workers=1)
+    assert (again.new, again.unchanged) == (0, 1)
+
+
+def test_a_vanished_path_among_several_does_not_stop_the_run(settings, engine, data_root):
+    nx.write_nexus(data_root / "a" / "x.nxs")
+    gone = data_root / "b"
+    nx.write_nexus(gone / "y.nxs")
+    ingest([str(data_root)], settings, engine, workers=1)
+    shutil.rmtree(gone)
+    report = ingest([str(data_root / "a"), str(gone)], settings, engine, workers=1)
+    assert report.unchanged == 1
+    assert [(Path(p).name, r) for p, r in report.failed] == [("b", "no such file or directory")]
+    assert report.deleted == [f"{data_root}/b/y.nxs"]  # the directory went, and its files with it
+
+
+def test_unlistable_directory_is_not_reported_deleted(settings, engine, data_root, monkeypatch):
+    nx.write_nexus(data_root / "beamtime1" / "x.nxs")
+    nx.write_nexus(data_root / "beamtime2" / "y.nxs")
+    ingest([str(data_root)], settings, engine, workers=1)
+    real_scandir = os.scandir
+
+    def stale_mount(path):
+        if str(path).endswith("beamtime1"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", stale_mount)
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert report.deleted_count == 0
+    assert [(Path(p).name, r) for p, r in report.failed] == [("beamtime1", "cannot list directory (Permission denied)")]
+
+
+def test_deletion_scope_is_exact_whatever_the_collation(settings, engine, data_root):
+    """Neighbours of a scanned directory ('sub#2', 'sub+1', 'SUB', 'sub~old') are never in its scope."""
+    for name in ("sub/a.nxs", "sub#2/b.nxs", "sub+1/c.nxs", "sub~old/d.nxs", "SUB/e.nxs", "sub.nxs"):
+        nx.write_nexus(data_root / name)
+    ingest([str(data_root)], settings, engine, workers=1)
+    (data_root / "sub" / "a.nxs").unlink()
+    report = ingest([str(data_root / "sub")], settings, engine, workers=1)
+    assert report.deleted == [f"{data_root}/sub/a.nxs"]

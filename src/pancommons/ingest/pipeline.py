@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 import multiprocessing
 
-from sqlalchemy import Engine, and_, insert, or_, select, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pancommons.config import Settings
@@ -45,6 +45,7 @@ class IngestReport:
     warnings: list[tuple[str, str]] = field(default_factory=list)
     warned_files: int = 0
     seconds: float = 0.0
+    unlisted_directories: list[str] = field(default_factory=list)
 
     @property
     def seen(self) -> int:
@@ -127,11 +128,11 @@ def count_candidates(paths: Sequence[str], settings: Settings) -> int:
 def check_paths(paths: Sequence[str], settings: Settings) -> DataRoots:
     """Refuse a run that could do nothing, with the reason and what to do about it."""
     roots = DataRoots(settings.data_roots)
-    for path in paths:
-        if not os.path.lexists(path):
-            raise NothingToDo(f"{path}: no such file or directory")
-    outside = [path for path in paths if not _under_roots(roots, path)]
-    if outside and len(outside) == len(paths):
+    existing = [path for path in paths if os.path.lexists(path)]
+    if not existing:
+        raise NothingToDo(f"{paths[0]}: no such file or directory")
+    outside = [path for path in existing if not _under_roots(roots, path)]
+    if len(outside) == len(existing):
         raise NothingToDo(
             f"{outside[0]} is not under a data root (data roots: {roots.describe()}); "
             "set PANCOMMONS_DATA_ROOTS or data_roots in pancommons.toml, or pass --data-root"
@@ -233,6 +234,8 @@ def _changed_files(
         for item in chunk:
             if isinstance(item, ScanProblem):
                 report.fail(item.path, item.reason)
+                if item.unlisted_directory:
+                    report.unlisted_directories.append(item.path)
                 advance(1)
             else:
                 located.append(item)
@@ -288,24 +291,18 @@ def _chunks(items: Iterable, size: int) -> Iterator[list]:
 
 
 def _mark_missing(connection, roots: DataRoots, paths: Sequence[str], report: IngestReport) -> None:
-    """Files catalogued below the scanned paths that this run did not see: deleted from disk."""
-    scopes = []
-    for path in paths:
-        if not _under_roots(roots, path):
-            continue
-        root, relative = roots.locate(os.path.abspath(path))
-        if os.path.isdir(path):
-            if relative:
-                # every path below the directory: prefix + "/" up to prefix + "0" ("/" + 1)
-                scopes.append(and_(DataFile.data_root == root, DataFile.path > relative + "/", DataFile.path < relative + "0"))
-            else:
-                scopes.append(DataFile.data_root == root)
-        else:
-            scopes.append(and_(DataFile.data_root == root, DataFile.path == relative))
+    """Files catalogued below the scanned paths that this run did not see: deleted from disk.
+
+    Directories the walk could not list are left out: their files were not
+    seen, but nothing says they are gone (a permission change, a stale mount).
+    """
+    scopes = [_below(root, relative) for root, relative in _located(roots, paths)]
     if not scopes:
         return
+    unseen = [_below(root, relative) for root, relative in _located(roots, report.unlisted_directories)]
     condition = and_(
         or_(*scopes),
+        *[~scope for scope in unseen],
         DataFile.state == "present",
         or_(DataFile.last_seen_run.is_(None), DataFile.last_seen_run != report.run_id),
     )
@@ -315,3 +312,30 @@ def _mark_missing(connection, roots: DataRoots, paths: Sequence[str], report: In
     report.deleted = [f"{root.rstrip('/')}/{path}" for root, path in listed]
     # One statement however many went missing: memory does not grow with them.
     report.deleted_count = connection.execute(update(DataFile).where(condition).values(state="missing")).rowcount
+
+
+def _located(roots: DataRoots, paths: Sequence[str]) -> Iterator[tuple[str, str]]:
+    for path in paths:
+        try:
+            # a path that vanished is located by its parent, which may still exist
+            yield roots.locate(os.path.abspath(path)) if os.path.lexists(path) else _locate_vanished(roots, path)
+        except ValueError:
+            continue
+
+
+def _locate_vanished(roots: DataRoots, path: str) -> tuple[str, str]:
+    parent, name = os.path.split(os.path.abspath(path))
+    root, relative = roots.locate(parent)
+    return root, f"{relative}/{name}" if relative else name
+
+
+def _below(root: str, relative: str):
+    """The catalogued file at ``relative`` or anywhere under it, compared character by
+    character (a range or LIKE would depend on the database's collation and case rules)."""
+    if not relative:
+        return DataFile.data_root == root
+    prefix = relative + "/"
+    return and_(
+        DataFile.data_root == root,
+        or_(DataFile.path == relative, func.substr(DataFile.path, 1, len(prefix)) == prefix),
+    )

@@ -26,6 +26,7 @@ class LocatedFile:
 class ScanProblem:
     path: str
     reason: str
+    unlisted_directory: bool = False  # its files were not seen: they must not be called deleted
 
 
 class OutsideDataRoots(ValueError):
@@ -56,23 +57,40 @@ def _matches(name: str, suffixes: Sequence[str]) -> bool:
 
 
 def walk_files(paths: Sequence[str], roots: DataRoots, suffixes: Sequence[str]) -> Iterator[LocatedFile | ScanProblem]:
-    """Candidate files below each path, in a stable order; problems are yielded, not raised.
+    """Candidate files below each path, each once, in a stable order; problems are yielded, not raised.
 
     A path named explicitly is tried whatever its suffix; inside directories
     only the configured suffixes are picked up.  Directory links are not
-    followed (they could loop); file links are, if they stay inside a root.
+    followed (they could loop); a file link is followed, unless its target
+    lies in a scanned directory anyway (``latest.nxs`` -> ``run_0042.nxs``).
     """
+    tops = scanned_directories(paths)
     seen_dirs: set[str] = set()
     for path in paths:
+        real = os.path.realpath(path)
+        if any(real != top and _inside(real, top) for top in tops):
+            continue  # named, but also below another scanned directory
         if os.path.isdir(path):
-            yield from _walk_dir(path, roots, suffixes, seen_dirs)
+            if real in seen_dirs:
+                continue
+            yield from _walk_dir(path, roots, suffixes, seen_dirs, tops)
         elif os.path.lexists(path):
             yield _locate(path, roots)
         else:
-            yield ScanProblem(path, "no such file or directory")
+            yield ScanProblem(os.path.abspath(path), "no such file or directory")
 
 
-def _walk_dir(top: str, roots: DataRoots, suffixes: Sequence[str], seen_dirs: set[str]) -> Iterator[LocatedFile | ScanProblem]:
+def scanned_directories(paths: Sequence[str]) -> list[str]:
+    return [os.path.realpath(path) for path in paths if os.path.isdir(path)]
+
+
+def _inside(path: str, directory: str) -> bool:
+    return path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _walk_dir(
+    top: str, roots: DataRoots, suffixes: Sequence[str], seen_dirs: set[str], tops: Sequence[str]
+) -> Iterator[LocatedFile | ScanProblem]:
     stack = [os.path.abspath(top)]
     while stack:
         directory = stack.pop()
@@ -84,7 +102,7 @@ def _walk_dir(top: str, roots: DataRoots, suffixes: Sequence[str], seen_dirs: se
             with os.scandir(directory) as scanner:
                 entries = sorted(scanner, key=lambda entry: entry.name)
         except OSError as error:
-            yield ScanProblem(directory, f"cannot list directory ({error.strerror or error})")
+            yield ScanProblem(directory, f"cannot list directory ({error.strerror or error})", unlisted_directory=True)
             continue
         subdirectories = []
         for entry in entries:
@@ -92,6 +110,10 @@ def _walk_dir(top: str, roots: DataRoots, suffixes: Sequence[str], seen_dirs: se
                 if entry.is_dir(follow_symlinks=False):
                     subdirectories.append(entry.path)
                 elif _matches(entry.name, suffixes):
+                    if entry.is_symlink() and os.path.exists(entry.path) and any(
+                        _inside(os.path.realpath(entry.path), top) for top in tops
+                    ):
+                        continue  # an alias of a file this walk reaches by its own name
                     yield _locate(entry.path, roots)
             except OSError as error:
                 yield ScanProblem(entry.path, f"cannot read ({error.strerror or error})")
