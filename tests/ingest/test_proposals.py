@@ -171,3 +171,30 @@ def test_visit_identifiers_map_to_proposals_with_the_facility_pattern(settings, 
     with engine.connect() as c:
         assert c.execute(select(Dataset.proposal_number)).scalar_one() == "mt9396"
         assert c.execute(select(func.count()).select_from(DocumentDataset)).scalar_one() == 1
+
+
+def test_a_person_named_by_file_and_proposal_is_one_person_and_the_address_stays_private(settings, engine, data_root, tmp_path):
+    from sqlalchemy import MetaData, String, Text
+
+    write_json(tmp_path / "p.json", [{"proposal_number": "P-2020-001", "title": "t", "members": [
+        {"name": "Ada Lovelace", "orcid": "0000-0002-1825-0097", "facility_user_id": "u1", "email": "ada@example.org"}]}])
+    # the file knows her only by her facility user id; another user only by an e-mail login
+    nx.write_nexus(data_root / "a.nxs", users=[{"name": "A. Lovelace", "facility_user_id": "u1"},
+                                               {"name": "Bob", "username": "bob@example.org"}])
+    ingest([str(data_root)], settings, engine, workers=1)
+    import_proposals(tmp_path / "p.json", settings, engine)
+    with engine.connect() as c:
+        people = c.execute(select(Person.id, Person.full_name, Person.orcid, Person.email).order_by(Person.id)).all()
+        addresses_elsewhere = []
+        metadata = MetaData()
+        metadata.reflect(c)
+        for table in metadata.sorted_tables:
+            for column in table.columns:
+                if isinstance(column.type, (String, Text)) and not (table.name == "persons" and column.name == "email"):
+                    hits = c.execute(select(column).where(column.like("%@example.org%"))).scalars().all()
+                    addresses_elsewhere += [(table.name, column.name, hit) for hit in hits]
+    assert [(p.full_name, p.orcid, p.email) for p in people] == [
+        ("A. Lovelace", "0000-0002-1825-0097", "ada@example.org"),  # the file's row, completed by the proposal
+        ("Bob", None, "bob@example.org"),
+    ]
+    assert addresses_elsewhere == []

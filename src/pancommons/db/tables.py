@@ -106,15 +106,12 @@ class Affiliation(Base):
 class Person(Base):
     """Someone named by a proposal or a file.
 
-    ``person_key`` identifies them across sources: ORCID first, then the
-    facility user id, then e-mail, then the name alone.  The e-mail is
-    personal data: kept for recognising members, never shown.
+    The e-mail is personal data: kept for recognising members, never shown.
     """
 
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    person_key: Mapped[str] = mapped_column(String(600), unique=True)
     full_name: Mapped[str] = mapped_column(String(500))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
@@ -122,6 +119,18 @@ class Person(Base):
     researcher_id: Mapped[str | None] = mapped_column(String(255))
     facility_user_id: Mapped[str | None] = mapped_column(String(255), index=True)
     email: Mapped[str | None] = mapped_column(String(320), index=True)
+
+
+class PersonIdentifier(Base):
+    """Every identifier a person is known by, so a file and a proposal naming the same
+    person by different ones meet in one row: ``orcid:…``, ``user:<facility>:<id>``,
+    ``email-sha256:…`` (a hash: the address itself lives only in persons.email), or,
+    for someone named by nothing else, ``name:…``."""
+
+    __tablename__ = "person_identifiers"
+
+    key: Mapped[str] = mapped_column(String(600), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
 
 
 class Document(Base):

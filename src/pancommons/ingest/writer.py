@@ -36,6 +36,7 @@ from pancommons.db.tables import (
     Member,
     Parameter,
     Person,
+    PersonIdentifier,
     Sample,
     Technique,
     utcnow,
@@ -85,15 +86,20 @@ def normalise_orcid(value: str | None) -> str | None:
     return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
 
 
-def person_key(person: PersonRecord, facility: str | None) -> str:
+def person_keys(person: PersonRecord, facility: str | None) -> list[str]:
+    """The identifiers of a person, strongest first; the name only when there is nothing else."""
+    keys = []
     orcid = normalise_orcid(person.orcid)
     if orcid:
-        return f"orcid:{orcid}"
+        keys.append(f"orcid:{orcid}")
     if person.facility_user_id:
-        return f"user:{(facility or '').lower()}:{person.facility_user_id.strip().lower()}"
+        keys.append(f"user:{(facility or '').lower()}:{person.facility_user_id.strip().lower()}")
     if person.email:
-        return f"email:{person.email.strip().lower()}"
-    return "name:" + " ".join(person.full_name.lower().split())
+        digest = hashlib.sha256(person.email.strip().lower().encode()).hexdigest()
+        keys.append(f"email-sha256:{digest}")
+    if not keys:
+        keys.append("name:" + " ".join(person.full_name.lower().split()))
+    return [key[:600] for key in keys]
 
 
 class _LRU(OrderedDict):
@@ -385,11 +391,10 @@ class CatalogueWriter:
         "instrument": (select(Instrument.id).where(Instrument.facility == bindparam("facility"), Instrument.name == bindparam("name")), insert(Instrument).returning(Instrument.id)),
         "technique": (select(Technique.id).where(Technique.pid == bindparam("pid")), insert(Technique).returning(Technique.id)),
         "sample": (select(Sample.id).where(Sample.pid == bindparam("pid")), insert(Sample).returning(Sample.id)),
-        "person": (select(Person.id).where(Person.person_key == bindparam("person_key")), insert(Person).returning(Person.id)),
         "affiliation": (select(Affiliation.id).where(Affiliation.affiliation_key == bindparam("affiliation_key")), insert(Affiliation).returning(Affiliation.id)),
     }
 
-    _TABLES = {"instrument": Instrument, "technique": Technique, "sample": Sample, "person": Person, "affiliation": Affiliation}
+    _TABLES = {"instrument": Instrument, "technique": Technique, "sample": Sample, "affiliation": Affiliation}
 
     def _cached(self, kind: str, key, connection: Connection, lookup: dict, values) -> int:
         """The id of a shared row, found or created; ``values`` is called only to create it."""
@@ -434,22 +439,60 @@ class CatalogueWriter:
         )
 
     def person_id(self, connection: Connection, person: PersonRecord, facility: str | None) -> int:
-        key = person_key(person, facility)[:600]
-        return self._cached(
-            "person",
-            key,
-            connection,
-            {"person_key": key},
-            lambda: {
-                "person_key": key,
-                "full_name": person.full_name,
-                "first_name": person.first_name,
-                "last_name": person.last_name,
-                "orcid": normalise_orcid(person.orcid),
-                "facility_user_id": person.facility_user_id,
-                "email": person.email,
-            },
-        )
+        """The person a record names, found by any identifier it shares with one already known."""
+        facility = self.settings.facility or facility
+        keys = person_keys(person, facility)
+        cache = self._ids["person"]
+        found = cache.get_id(tuple(keys))
+        if found is not None:
+            return found
+        found = connection.execute(
+            select(PersonIdentifier.person_id).where(PersonIdentifier.key.in_(keys)).limit(1)
+        ).scalar()
+        if found is None:
+            found = connection.execute(
+                insert(Person).returning(Person.id),
+                fit(Person, {
+                    "full_name": person.full_name,
+                    "first_name": person.first_name,
+                    "last_name": person.last_name,
+                    "orcid": normalise_orcid(person.orcid),
+                    "facility_user_id": person.facility_user_id,
+                    "email": person.email,
+                }),
+            ).scalar_one()
+            known: set[str] = set()
+        else:
+            known = set(connection.execute(
+                select(PersonIdentifier.key).where(PersonIdentifier.person_id == found)
+            ).scalars())
+            self._complete_person(connection, found, person)
+        new_keys = [key for key in keys if key not in known]
+        if new_keys:
+            # an identifier already held by someone else stays theirs
+            held = set(connection.execute(select(PersonIdentifier.key).where(PersonIdentifier.key.in_(new_keys))).scalars())
+            rows = [{"key": key, "person_id": found} for key in new_keys if key not in held]
+            if rows:
+                connection.execute(insert(PersonIdentifier), rows)
+        cache.put(tuple(keys), found)
+        return found
+
+    def _complete_person(self, connection: Connection, person_id: int, person: PersonRecord) -> None:
+        """Fill what the known person lacks from what this record says (never overwrite)."""
+        values = fit(Person, {
+            "orcid": normalise_orcid(person.orcid),
+            "facility_user_id": person.facility_user_id,
+            "email": person.email,
+            "first_name": person.first_name,
+            "last_name": person.last_name,
+        })
+        for column, value in values.items():
+            if value:
+                connection.execute(
+                    update(Person)
+                    .where(Person.id == person_id, getattr(Person, column).is_(None))
+                    .values({column: value})
+                )
 
     def affiliation_id(self, connection: Connection, name: str | None, city: str | None, country: str | None) -> int | None:
         if not name:

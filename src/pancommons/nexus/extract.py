@@ -423,15 +423,19 @@ def _detector(tree: Tree, entry: Node, record: EntryRecord, taken: set[str]) -> 
 def _users(tree: Tree, entry: Node) -> list[PersonRecord]:
     users = []
     for group in _groups_of_class(tree, entry, "NXuser", depth=1):
-        name = _text(tree, group, "name", "username")
+        username = _text(tree, group, "facility_user_id", "username")
+        email = _text(tree, group, "email")
+        if username and "@" in username:  # some facilities log users in by e-mail: personal data
+            email, username = email or username, None
+        name = _text(tree, group, "name") or username
         if not name:
             continue
         users.append(
             PersonRecord(
                 full_name=name,
                 orcid=_text(tree, group, "ORCID", "orcid"),
-                email=_text(tree, group, "email"),
-                facility_user_id=_text(tree, group, "facility_user_id", "username"),
+                email=email,
+                facility_user_id=username,
                 affiliation=_text(tree, group, "affiliation"),
                 role=_text(tree, group, "role"),
             )

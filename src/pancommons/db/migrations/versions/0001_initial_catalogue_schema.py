@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 22:30:34.295271
+Create Date: 2026-11-23 23:04:28.531622
 """
 
 from alembic import op
@@ -88,7 +88,6 @@ def upgrade() -> None:
     )
     op.create_table('persons',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('person_key', sa.String(length=600), nullable=False),
     sa.Column('full_name', sa.String(length=500), nullable=False),
     sa.Column('first_name', sa.String(length=255), nullable=True),
     sa.Column('last_name', sa.String(length=255), nullable=True),
@@ -96,8 +95,7 @@ def upgrade() -> None:
     sa.Column('researcher_id', sa.String(length=255), nullable=True),
     sa.Column('facility_user_id', sa.String(length=255), nullable=True),
     sa.Column('email', sa.String(length=320), nullable=True),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_persons')),
-    sa.UniqueConstraint('person_key', name=op.f('uq_persons_person_key'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_persons'))
     )
     with op.batch_alter_table('persons', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_persons_email'), ['email'], unique=False)
@@ -153,6 +151,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_datasets_instrument_id'), ['instrument_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_datasets_proposal_number'), ['proposal_number'], unique=False)
         batch_op.create_index(batch_op.f('ix_datasets_source_file_id'), ['source_file_id'], unique=False)
+
+    op.create_table('person_identifiers',
+    sa.Column('key', sa.String(length=600), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], name=op.f('fk_person_identifiers_person_id_persons'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('key', name=op.f('pk_person_identifiers'))
+    )
+    with op.batch_alter_table('person_identifiers', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_identifiers_person_id'), ['person_id'], unique=False)
 
     op.create_table('dataset_derivations',
     sa.Column('dataset_id', sa.Integer(), nullable=False),
@@ -279,6 +286,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_dataset_derivations_source_dataset_id'))
 
     op.drop_table('dataset_derivations')
+    with op.batch_alter_table('person_identifiers', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_identifiers_person_id'))
+
+    op.drop_table('person_identifiers')
     with op.batch_alter_table('datasets', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_datasets_source_file_id'))
         batch_op.drop_index(batch_op.f('ix_datasets_proposal_number'))
