@@ -431,3 +431,37 @@ def test_deletion_scope_is_exact_whatever_the_collation(settings, engine, data_r
     (data_root / "sub" / "a.nxs").unlink()
     report = ingest([str(data_root / "sub")], settings, engine, workers=1)
     assert report.deleted == [f"{data_root}/sub/a.nxs"]
+
+
+@pytest.mark.parametrize("reference, entry", [("ABSOLUTE", "entry"), ("../run_1.nxs", "/entry")])
+def test_derivation_references_absolute_or_relative_with_or_without_slash(settings, engine, data_root, reference, entry):
+    raw = nx.write_nexus(data_root / "p1" / "run_1.nxs", definition="NXsas", title="raw")
+    reduced = nx.write_nexus(data_root / "p1" / "processed" / "r.h5", definition="NXcanSAS", title="reduced")
+    with h5py.File(reduced, "a") as f:
+        process = nx.nx_group(f["entry"], "reduction", "NXprocess")
+        process["raw_file"] = str(raw) if reference == "ABSOLUTE" else reference
+        process["raw_entry"] = entry
+    ingest([str(data_root)], settings, engine, workers=1)
+    with engine.connect() as c:
+        link = c.execute(select(DatasetDerivation.source_path, DatasetDerivation.source_entry, Dataset.title)
+                         .join(Dataset, Dataset.id == DatasetDerivation.source_dataset_id)).one()
+    assert tuple(link) == ("p1/run_1.nxs", "/entry", "raw")
+
+
+def test_a_file_that_changes_its_proposal_changes_its_link(settings, engine, data_root, tmp_path):
+    import json
+
+    from pancommons.db.tables import Document, DocumentDataset
+    from pancommons.ingest.proposals import import_proposals
+
+    (tmp_path / "p.json").write_text(json.dumps([{"proposal_number": "P-1", "title": "one"},
+                                                  {"proposal_number": "P-2", "title": "two"}]))
+    import_proposals(tmp_path / "p.json", settings, engine)
+    path = nx.write_nexus(data_root / "x.nxs", proposal="P-1")
+    ingest([str(data_root)], settings, engine, workers=1)
+    nx.write_nexus(path, proposal="P-2")  # the beamline corrected the experiment identifier
+    nx.touch_later(path)
+    ingest([str(data_root)], settings, engine, workers=1)
+    with engine.connect() as c:
+        linked = c.execute(select(Document.proposal_number).join(DocumentDataset)).scalars().all()
+    assert linked == ["P-2"]

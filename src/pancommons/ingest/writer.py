@@ -11,12 +11,14 @@ links) stays.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.orm import aliased
@@ -280,14 +282,30 @@ class CatalogueWriter:
             if dataset_id is None:
                 dataset_id = connection.execute(insert(Dataset).returning(Dataset.id), values).scalar_one()
             else:
-                # The access decision is not ingestion's to change once made.
-                values.pop("is_public")
-                connection.execute(update(Dataset).where(Dataset.id == dataset_id).values(**values))
-                self._clear_owned_children(connection, dataset_id)
+                self._update_dataset(connection, dataset_id, values)
             dataset_ids.append(dataset_id)
         if current:  # entries that left the file
             connection.execute(delete(Dataset).where(Dataset.id.in_(list(current.values()))))
         return dataset_ids
+
+    def _update_dataset(self, connection: Connection, dataset_id: int, values: dict) -> None:
+        before = connection.execute(
+            select(Dataset.embargo_until, Dataset.proposal_number).where(Dataset.id == dataset_id)
+        ).one()
+        if before.embargo_until == values["embargo_until"]:
+            # Access follows the embargo date ingestion derives; while that date
+            # stands, an access decision already taken is left alone.
+            values.pop("is_public")
+        connection.execute(update(Dataset).where(Dataset.id == dataset_id).values(**values))
+        self._clear_owned_children(connection, dataset_id)
+        if before.proposal_number != values["proposal_number"]:
+            # The file now names another proposal: the old proposal link goes (links to publications stay).
+            connection.execute(
+                delete(DocumentDataset).where(
+                    DocumentDataset.dataset_id == dataset_id,
+                    DocumentDataset.document_id.in_(select(Document.id).where(Document.type == "proposal")),
+                )
+            )
 
     def _clear_owned_children(self, connection: Connection, dataset_id: int) -> None:
         for table, column in (
@@ -361,13 +379,15 @@ class CatalogueWriter:
                             "role": person.role or None,
                         })
                     )
-                directory = located.relative.rsplit("/", 1)[0] if "/" in located.relative else ""
                 for reference, source_entry in dict.fromkeys(entry.derived_from):
+                    source_path = self._source_path(located, reference)
+                    if source_path is None:
+                        continue  # a source outside every data root cannot be a catalogued dataset
                     derivations.append(
                         fit(DatasetDerivation, {
                             "dataset_id": dataset_id,
-                            "source_path": _join_relative(directory, reference),
-                            "source_entry": source_entry,
+                            "source_path": source_path,
+                            "source_entry": "/" + source_entry.strip("/") if source_entry else None,
                         })
                     )
         for table, rows in (
@@ -384,6 +404,16 @@ class CatalogueWriter:
         link_proposals(connection, dataset_ids=dataset_ids)
 
     # --- shared rows ------------------------------------------------------------
+
+    def _source_path(self, located: LocatedFile, reference: str) -> str | None:
+        """A raw file named by a processed one (relative to its directory, or absolute),
+        as a path relative to the processed file's data root."""
+        directory = os.path.dirname(os.path.join(located.data_root, located.relative))  # where it really is
+        target = os.path.normpath(os.path.join(directory, reference))
+        root = located.data_root.rstrip(os.sep) + os.sep
+        if not target.startswith(root):
+            return None
+        return Path(os.path.relpath(target, located.data_root)).as_posix()
 
     # Statements are built once; each lookup only binds values (building a
     # SQLAlchemy statement costs more than running it on a cache hit).
@@ -505,15 +535,6 @@ class CatalogueWriter:
             {"affiliation_key": key},
             lambda: {"affiliation_key": key, "name": name, "city": city, "country": country},
         )
-
-
-def _join_relative(directory: str, reference: str) -> str:
-    """A path written relative to a file's directory, as a path relative to the data root."""
-    import posixpath
-
-    if reference.startswith("/"):
-        return posixpath.normpath(reference).lstrip("/")
-    return posixpath.normpath(posixpath.join(directory, reference))
 
 
 def _column_limits(table) -> dict[str, int]:
