@@ -41,6 +41,10 @@ def _friendly_errors():
     except OperationalError as error:
         err.print(f"[red]error:[/red] cannot use the catalogue database: {error.orig}", highlight=False)
         raise typer.Exit(1) from None
+    except SQLAlchemyError as error:
+        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+        err.print(f"[red]error:[/red] the catalogue database refused the change: {reason}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 def _version(value: bool) -> None:

@@ -198,3 +198,14 @@ def test_a_person_named_by_file_and_proposal_is_one_person_and_the_address_stays
         ("Bob", None, "bob@example.org"),
     ]
     assert addresses_elsewhere == []
+
+
+def test_nul_bytes_and_numeric_numbers_are_accepted(settings, engine, tmp_path):
+    export = tmp_path / "p.json"
+    write_json(export, [{"proposal_number": 20230042, "title": "with a NUL \u0000 inside"},
+                        {"proposal_number": "P-5", "title": "innocent"}])
+    report = import_proposals(export, settings, engine)
+    assert (report.created, report.failed) == (2, [])
+    with engine.connect() as c:
+        titles = dict(c.execute(select(Document.proposal_number, Document.title)).all())
+    assert titles == {"20230042": "with a NUL  inside", "P-5": "innocent"}

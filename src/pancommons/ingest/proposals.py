@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine, delete, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from pancommons.config import Settings
 from pancommons.db.tables import Document, Member, utcnow
@@ -31,8 +32,14 @@ class ProposalFileError(ValueError):
     """The file as a whole cannot be read (the message names the file and the reason)."""
 
 
+def _without_nul(value):
+    return value.replace("\x00", "") if isinstance(value, str) else value
+
+
 class MemberIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
+
+    _clean = field_validator("*", mode="before")(classmethod(lambda cls, value: _without_nul(value)))
 
     name: str = Field(min_length=1, max_length=500)
     first_name: str | None = None
@@ -73,7 +80,9 @@ class MemberIn(BaseModel):
 
 
 class ProposalIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
+
+    _clean = field_validator("*", mode="before")(classmethod(lambda cls, value: _without_nul(value)))
 
     proposal_number: str = Field(min_length=1, max_length=255)
     title: str = Field(min_length=1)
@@ -185,7 +194,7 @@ def _moment(value: datetime | date | None, zone: str) -> datetime | None:
 def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportReport:
     raw, file_facility = read_export(path)
     report = ImportReport()
-    valid: list[ProposalIn] = []
+    valid: list[tuple[str, ProposalIn]] = []
     seen_numbers: set[str] = set()
     for position, item in raw:
         try:
@@ -201,12 +210,21 @@ def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportRe
             report.failed.append((position, f"proposal_number {proposal.proposal_number!r} appears twice"))
             continue
         seen_numbers.add(proposal.proposal_number)
-        valid.append(proposal)
+        valid.append((position, proposal))
     writer = CatalogueWriter(engine, settings)
     with engine.begin() as connection:
         touched: list[int] = []
-        for proposal in valid:
-            outcome, document_id = _upsert(connection, writer, proposal, file_facility, settings)
+        for position, proposal in valid:
+            try:
+                with connection.begin_nested():  # one proposal the database refuses costs only itself
+                    outcome, document_id = _upsert(connection, writer, proposal, file_facility, settings)
+            except (OperationalError, InterfaceError):
+                raise
+            except SQLAlchemyError as error:
+                writer.forget_ids()
+                reason = str(getattr(error, "orig", error)).strip().splitlines()[0][:300]
+                report.failed.append((position, f"the catalogue could not store it: {reason}"))
+                continue
             setattr(report, outcome, getattr(report, outcome) + 1)
             if outcome != "unchanged":
                 touched.append(document_id)

@@ -205,10 +205,14 @@ class CatalogueWriter:
                 if touched:
                     self._write_children(connection, touched)
         except Exception:
-            for cache in self._ids.values():
-                cache.clear()  # ids made in the rolled-back transaction no longer exist
+            self.forget_ids()
             raise
         return outcome
+
+    def forget_ids(self) -> None:
+        """After a rollback: ids made in the rolled-back transaction no longer exist."""
+        for cache in self._ids.values():
+            cache.clear()
 
     def _file_values(self, located: LocatedFile, record: FileRecord) -> dict:
         return fit(DataFile, {
