@@ -42,3 +42,22 @@ def test_times_without_offset_are_read_in_the_facility_zone(text, naive):
 def test_text_that_is_not_a_full_date_never_becomes_one(text):
     parsed = parse_time(text)
     assert parsed.value is None and parsed.raw == text.strip()
+
+
+@pytest.mark.parametrize(
+    "text, utc",
+    [
+        ("2022-04-19 14:41:59 EST", datetime(2022, 4, 19, 19, 41, 59, tzinfo=timezone.utc)),
+        ("Thu Jul 17 02:37:32 CEST 2003", datetime(2003, 7, 17, 0, 37, 32, tzinfo=timezone.utc)),
+        ("2022-04-19 14:41:59 UTC+2", datetime(2022, 4, 19, 12, 41, 59, tzinfo=timezone.utc)),
+        ("2022-04-19 14:41:59 GMT-05:30", datetime(2022, 4, 19, 20, 11, 59, tzinfo=timezone.utc)),
+    ],
+)
+def test_written_zone_names_and_offsets_are_honoured(text, utc):
+    parsed = parse_time(text, "Europe/Berlin")
+    assert parsed.zone_written and parsed.value == utc
+
+
+@pytest.mark.parametrize("text", ["2022-04-19 14:41:59 CST", "2022-04-19 14:41:59 XYZT"])
+def test_ambiguous_or_unknown_zone_names_are_not_guessed(text):
+    assert parse_time(text, "Europe/Berlin").value is None

@@ -30,10 +30,33 @@ def test_beamline_spellings_normalise_to_si(value, unit, expect, si_value, si_un
     assert result.si_unit == si_unit
 
 
-def test_a_is_ampere_outside_a_length_context_and_c_is_coulomb():
-    assert parse_unit("A") != parse_unit("A", "length")
+def test_bare_letters_are_read_only_where_the_quantity_is_known():
+    assert to_si(1.0, "A", "length").si_unit == "m"  # Å
+    assert to_si(20.0, "C", "temperature").si_value == pytest.approx(293.15)  # °C
+    for letter in ("A", "C", "F"):  # ampere or Å, coulomb or °C, farad or °F: not guessed
+        assert normalise(1.0, letter) is None
+    assert to_si(3.0, "mA").si_value == pytest.approx(3e-3)  # prefixed units are not ambiguous
     with pytest.raises(IncompatibleUnit):
         parse_unit("K", "length")
+
+
+@pytest.mark.parametrize(
+    "value, unit, si_value, si_unit",
+    [(500.0, "Oe", 500 * 1000 / (4 * 3.141592653589793), "A/m"), (1.0, "gauss", 1e-4, "T"), (2.0, "T", 2.0, "T"),
+     (50.0, "%", 0.5, ""), (5.0, "deg", 0.0872664626, "rad")],
+)
+def test_fields_and_fractions(value, unit, si_value, si_unit):
+    result = to_si(value, unit)
+    assert result.si_value == pytest.approx(si_value) and result.si_unit == si_unit
+
+
+def test_a_parameter_name_says_what_it_measures():
+    from pancommons.units import expected_dimension
+
+    assert expected_dimension("sample/temperature_setpoint") == "temperature"
+    assert expected_dimension("instrument/detector/gas_pressure") == "pressure"
+    assert expected_dimension("instrument/monochromator/energy") == "energy"
+    assert expected_dimension("instrument/slit/gap") is None
 
 
 @pytest.mark.parametrize("unit", ["", "No unit", "UU", "User Unit", "none", "a.u.", "bananas", "$$"])

@@ -10,6 +10,7 @@ complete date is kept as text only; it never becomes "today".
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from functools import lru_cache
@@ -22,6 +23,16 @@ _DASHED_TIME = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2})-(\d{2})-(\d{2}(?:\.\
 # Month-first US form written by EPICS areaDetector at APS.
 _US_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M:%S.%f", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 _SENTINELS = (datetime(1, 1, 1, 0, 0, 0), datetime(2, 2, 2, 1, 1, 1))
+# Zone abbreviations with one meaning only (CST, IST, BST, MST name several zones: not guessed).
+_ZONE_ABBREVIATIONS = {
+    name: hours * 3600
+    for name, hours in {
+        "UTC": 0, "GMT": 0, "Z": 0, "WET": 0, "WEST": 1, "CET": 1, "CEST": 2, "EET": 2, "EEST": 3, "MSK": 3,
+        "EST": -5, "EDT": -4, "PST": -8, "PDT": -7, "MDT": -6, "JST": 9, "KST": 9, "AEST": 10, "AEDT": 11,
+    }.items()
+}
+# "UTC+2" means two hours ahead of UTC; dateutil reads it the POSIX way, backwards.
+_UTC_PLUS = re.compile(r"\s*(?:UTC|GMT)\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
 _MAX_TEXT = 64
 # Years outside this range are placeholders ("0001-01-01", "9999-12-31") or typos,
 # never acquisition times; taking them would open or lock data by accident.
@@ -76,12 +87,20 @@ def _parse_loosely(raw: str) -> datetime | None:
     dateutil fills missing parts from its default; parsing twice with two
     different defaults shows which parts came from the text.
     """
+    offset = _UTC_PLUS.search(raw)
+    if offset:
+        sign, hours, minutes = offset.groups()
+        raw = f"{raw[: offset.start()]} {sign}{int(hours):02d}:{minutes or '00'}"
     results = []
     for default in _SENTINELS:
-        try:
-            results.append(dateutil_parser.parse(raw, default=default, dayfirst=False, fuzzy=False))
-        except (ValueError, OverflowError, TypeError):
-            return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", dateutil_parser.UnknownTimezoneWarning)
+            try:
+                results.append(
+                    dateutil_parser.parse(raw, default=default, dayfirst=False, fuzzy=False, tzinfos=_ZONE_ABBREVIATIONS)
+                )
+            except (ValueError, OverflowError, TypeError, dateutil_parser.UnknownTimezoneWarning):
+                return None  # an unknown zone name: the time cannot be placed
     first, second = results
     if (first.year, first.month, first.day) != (second.year, second.month, second.day):
         return None

@@ -16,6 +16,10 @@ from functools import lru_cache
 import pint
 
 ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
+# pint knows gauss and oersted only as Gaussian-system units (kg^½·m^-½/s);
+# beamlines mean the SI field strengths, under names of their own here.
+ureg.define("si_gauss = 1e-4 * tesla")
+ureg.define("si_oersted = 1000 / (4 * pi) * ampere / meter")
 
 # What a parameter is expected to measure: the name used by the extraction and
 # the query layers, and pint's dimensionality for it.
@@ -42,6 +46,8 @@ _SI_FOR_DIMENSION = {
     "[mass]": "kg",
     "[current]": "A",
     "[mass] * [length] ** 2 / [time] ** 3 / [current]": "V",
+    "[mass] / [time] ** 2 / [current]": "T",
+    "[current] / [length]": "A/m",
 }
 
 # Spellings seen in real files that pint does not read, or reads as something
@@ -75,13 +81,40 @@ _ALIASES = {
     "°": "degree",
     "bars": "bar",
     "mbars": "mbar",
+    # pint reads these in Gaussian units (kg^½·m^-½/s); beamlines mean their SI equivalents
+    "g": "si_gauss",
+    "gauss": "si_gauss",
+    "kg": "kilogram",
+    "oe": "si_oersted",
+    "oersted": "si_oersted",
 }
 
-# Within a known dimension a bare letter has one meaning.
+# Within a known dimension a bare letter has one meaning; without one it has
+# several (Å or ampere, °C or coulomb, °F or farad) and is not guessed.
 _CONTEXT_ALIASES = {
     "length": {"a": "angstrom"},
     "temperature": {"c": "degC", "f": "degF", "deg": "degC"},
 }
+_AMBIGUOUS_ALONE = {"a", "c", "f"}
+
+# What a quantity measures, from words in its name, for fields the catalogue
+# reads without knowing them (extra parameters).
+_NAME_DIMENSIONS = (
+    ("temperature", "temperature"), ("temp", "temperature"),
+    ("pressure", "pressure"),
+    ("wavelength", "length"), ("distance", "length"), ("pixel_size", "length"), ("thickness", "length"),
+    ("energy", "energy"),
+    ("count_time", "time"), ("exposure", "time"), ("duration", "time"),
+)
+
+
+def expected_dimension(name: str) -> str | None:
+    """The dimension a parameter's name says it measures, if it says one."""
+    lowered = name.lower().rsplit("/", 1)[-1]
+    for word, dimension in _NAME_DIMENSIONS:
+        if word in lowered:
+            return dimension
+    return None
 
 # Units that say "no physical unit": kept for display, never compared.
 _NOT_PHYSICAL = {"", "none", "no unit", "uu", "user unit", "eng", "a.u.", "au", "arb", "arbitrary", "n/a", "na"}
@@ -124,7 +157,8 @@ def parse_unit(unit: str, expect: str | None = None) -> pint.Unit:
     Raises UnknownUnit when nothing parses, IncompatibleUnit when it parses to
     another dimension than ``expect``.
     """
-    if unit.strip().lower() in _NOT_PHYSICAL:
+    key = unit.strip().lower()
+    if key in _NOT_PHYSICAL or (expect is None and key in _AMBIGUOUS_ALONE):
         raise UnknownUnit(unit)
     parsed: pint.Unit | None = None
     for candidate in _candidates(unit, expect):
@@ -150,21 +184,17 @@ def _has_dimension(parsed: pint.Unit, expect: str) -> bool:
     return parsed.dimensionality == ureg.get_dimensionality(wanted)
 
 
+_ANGLE_UNITS = {"radian", "degree", "arcminute", "arcsecond", "milliradian", "microradian", "gradian", "turn"}
+
+
 def si_unit_of(parsed: pint.Unit) -> str:
     dims = str(parsed.dimensionality)
     if dims in _SI_FOR_DIMENSION:
         return _SI_FOR_DIMENSION[dims]
     if parsed.dimensionless:
-        return "rad" if parsed != ureg.dimensionless and _is_angle(parsed) else ""
+        # pint counts angles as dimensionless; so are percentages and counts, which are not angles
+        return "rad" if str(parsed) in _ANGLE_UNITS else ""
     return f"{ureg.Quantity(1, parsed).to_base_units().units:~}"
-
-
-def _is_angle(parsed: pint.Unit) -> bool:
-    try:
-        ureg.Quantity(1, parsed).to("radian")
-        return str(parsed) not in {"count", "dimensionless"}
-    except pint.errors.DimensionalityError:
-        return False
 
 
 @lru_cache(maxsize=4096)

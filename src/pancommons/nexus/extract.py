@@ -29,7 +29,7 @@ from pancommons.nexus import hdf5_tree
 from pancommons.nexus.hdf5_tree import Node, Tree, dataset_attr, read_small, resolve
 from pancommons.techniques import TechniqueHint, techniques_for
 from pancommons.times import parse_time
-from pancommons.units import normalise
+from pancommons.units import expected_dimension, normalise
 
 # Definitions of reduced (processed) data; an NXprocess group also marks processed data.
 PROCESSED_DEFINITIONS = {"nxcansas", "nxiqproc", "nxxasproc", "nxsqom", "nxtomoproc", "nxmxproc"}
@@ -477,6 +477,6 @@ def _extra_parameters(tree: Tree, entry: Node, record: EntryRecord, taken: set[s
                 if dataset_attr(child, "units", tree.warnings) is None:
                     continue
                 name = child.path[len(prefix):] if child.path.startswith(prefix) else child.path
-                if _add_measured(tree, record, taken, name, child, None):
+                if _add_measured(tree, record, taken, name, child, expected_dimension(name)):
                     added += 1
         level = next_level
