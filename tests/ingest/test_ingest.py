@@ -465,3 +465,20 @@ def test_a_file_that_changes_its_proposal_changes_its_link(settings, engine, dat
     with engine.connect() as c:
         linked = c.execute(select(Document.proposal_number).join(DocumentDataset)).scalars().all()
     assert linked == ["P-2"]
+
+
+def test_a_renamed_file_keeps_its_dataset(settings, engine, data_root):
+    path = nx.write_nexus(data_root / "x.nxs", title="renamed later")
+    nx.write_nexus(data_root / "copy_source.nxs", title="copied later")
+    ingest([str(data_root)], settings, engine, workers=1)
+    with engine.connect() as c:
+        before = c.execute(select(Dataset.id, Dataset.pid).where(Dataset.title == "renamed later")).one()
+    path.rename(data_root / "x_renamed.nxs")
+    shutil.copy(data_root / "copy_source.nxs", data_root / "copy.nxs")  # a copy is a new file
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert (report.new, report.updated, report.deleted_count) == (1, 1, 0)
+    with engine.connect() as c:
+        after = c.execute(select(Dataset.id, Dataset.pid, DataFile.path).join(DataFile, DataFile.id == Dataset.source_file_id)
+                          .where(Dataset.title == "renamed later")).all()
+    assert [tuple(row) for row in after] == [(before.id, before.pid, "x_renamed.nxs")]
+    assert count(engine, Dataset) == 3

@@ -168,7 +168,7 @@ class DataFile(Base):
     name: Mapped[str] = mapped_column(String(512))
     size: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
-    checksum: Mapped[str] = mapped_column(String(128))
+    checksum: Mapped[str] = mapped_column(String(128), index=True)  # finds a moved file by its bytes
     checksum_algorithm: Mapped[str] = mapped_column(String(32))
     storage_tier: Mapped[str] = mapped_column(String(16), default="disk")
     state: Mapped[str] = mapped_column(String(16), default="present")  # present | missing

@@ -199,6 +199,10 @@ class CatalogueWriter:
                         dataset_ids = self._update_file(connection, previous.id, located, record)
                         touched.append((previous.id, located, record, dataset_ids))
                         outcome.updated += 1
+                for moved_id, located, record in self._moved(connection, new_items):
+                    new_items.remove((located, record))
+                    connection.execute(update(DataFile).where(DataFile.id == moved_id).values(**self._file_values(located, record)))
+                    outcome.updated += 1
                 if new_items:
                     touched.extend(self._insert_files(connection, new_items))
                     outcome.new += len(new_items)
@@ -213,6 +217,27 @@ class CatalogueWriter:
         """After a rollback: ids made in the rolled-back transaction no longer exist."""
         for cache in self._ids.values():
             cache.clear()
+
+    def _moved(self, connection: Connection, new_items) -> list[tuple[int, LocatedFile, FileRecord]]:
+        """New paths whose bytes are a catalogued file no longer at its own path: a move
+        or a rename.  The file's row (and its datasets, pids and links) moves with it."""
+        if not new_items:
+            return []
+        checksums = {record.checksum for _, record in new_items}
+        candidates: dict[tuple[str, str, int], list] = {}
+        for row in connection.execute(
+            select(DataFile.id, DataFile.data_root, DataFile.path, DataFile.checksum, DataFile.size)
+            .where(DataFile.checksum.in_(checksums))
+        ):
+            candidates.setdefault((row.data_root, row.checksum, row.size), []).append(row)
+        moved = []
+        for located, record in new_items:
+            for row in candidates.get((located.data_root, record.checksum, record.size), []):
+                if not os.path.exists(os.path.join(row.data_root, row.path)):
+                    moved.append((row.id, located, record))
+                    candidates[(located.data_root, record.checksum, record.size)].remove(row)
+                    break
+        return moved
 
     def _file_values(self, located: LocatedFile, record: FileRecord) -> dict:
         return fit(DataFile, {

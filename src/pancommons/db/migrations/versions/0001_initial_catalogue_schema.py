@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 23:04:28.531622
+Create Date: 2026-11-23 23:07:17.365684
 """
 
 from alembic import op
@@ -69,6 +69,9 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id', name=op.f('pk_files')),
     sa.UniqueConstraint('data_root', 'path', name=op.f('uq_files_data_root_path'))
     )
+    with op.batch_alter_table('files', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_files_checksum'), ['checksum'], unique=False)
+
     op.create_table('ingest_runs',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('started_at', pancommons.db.tables.UTCDateTime(timezone=True), nullable=False),
@@ -307,6 +310,9 @@ def downgrade() -> None:
     op.drop_table('persons')
     op.drop_table('instruments')
     op.drop_table('ingest_runs')
+    with op.batch_alter_table('files', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_files_checksum'))
+
     op.drop_table('files')
     op.drop_table('documents')
     op.drop_table('affiliations')
