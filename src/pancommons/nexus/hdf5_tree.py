@@ -315,11 +315,12 @@ def walk(fid: h5f.FileID, file_dir: str) -> Tree:
         path, gid = pending.popleft()
         node = Node(path, True, _attrs_of(gid, path, warnings, _ROOT_ATTRS if path == "/" else INTERESTING_ATTRS))
         nodes[path] = node
-        links: list[tuple[bytes, int]] = []
-        gid.links.iterate(lambda name, info: links.append((name, info.type)), info=True)
+        links: list[tuple[bytes, int, int]] = []
+        # A hard link's info carries the object's address: aliases are known without opening them.
+        gid.links.iterate(lambda name, info: links.append((name, info.type, info.u)), info=True)
         prefix = "" if path == "/" else path
-        for raw_name, link_type in links:
-            name = decode_text(raw_name, f"{path}/{raw_name!r}", warnings)
+        for raw_name, link_type, address in links:
+            name = decode_text(raw_name, path, warnings)
             child_path = f"{prefix}/{name}"
             node.children.append(name)
             if link_type == h5l.TYPE_SOFT:
@@ -338,14 +339,13 @@ def walk(fid: h5f.FileID, file_dir: str) -> Tree:
                 warnings.append(f"more than {MAX_OBJECTS} objects: the rest of the file is not catalogued")
                 pending.clear()
                 break
+            if address in first_path:
+                tree.aliases[child_path] = first_path[address]
+                continue
             try:
                 child = h5o.open(gid, raw_name)
             except (KeyError, OSError) as error:
                 warnings.append(f"{child_path}: cannot be opened ({_short(error)})")
-                continue
-            address = h5o.get_info(child).addr
-            if address in first_path:
-                tree.aliases[child_path] = first_path[address]
                 continue
             first_path[address] = child_path
             if isinstance(child, h5py.h5g.GroupID):
