@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from pancommons.config import Settings
@@ -497,6 +497,20 @@ class CatalogueWriter:
             lambda: {"pid": pid, "name": name, "chemical_formula": formula, "description": description},
         )
 
+    _KNOWN_KEYS = select(PersonIdentifier.key, PersonIdentifier.person_id).where(
+        PersonIdentifier.key.in_(bindparam("keys", expanding=True))
+    )
+    _COMPLETE_PERSON = (
+        update(Person)
+        .where(Person.id == bindparam("person_id"))
+        .values(
+            {
+                column: func.coalesce(getattr(Person, column), bindparam(column))
+                for column in ("orcid", "facility_user_id", "email", "first_name", "last_name")
+            }
+        )
+    )
+
     def person_id(self, connection: Connection, person: PersonRecord, facility: str | None) -> int:
         """The person a record names, found by any identifier it shares with one already known."""
         facility = self.settings.facility or facility
@@ -505,53 +519,29 @@ class CatalogueWriter:
         found = cache.get_id(tuple(keys))
         if found is not None:
             return found
-        found = connection.execute(
-            select(PersonIdentifier.person_id).where(PersonIdentifier.key.in_(keys)).limit(1)
-        ).scalar()
-        if found is None:
-            found = connection.execute(
-                insert(Person).returning(Person.id),
-                fit(Person, {
-                    "full_name": person.full_name,
-                    "first_name": person.first_name,
-                    "last_name": person.last_name,
-                    "orcid": normalise_orcid(person.orcid),
-                    "facility_user_id": person.facility_user_id,
-                    "email": person.email,
-                }),
-            ).scalar_one()
-            known: set[str] = set()
-        else:
-            known = set(connection.execute(
-                select(PersonIdentifier.key).where(PersonIdentifier.person_id == found)
-            ).scalars())
-            self._complete_person(connection, found, person)
-        new_keys = [key for key in keys if key not in known]
-        if new_keys:
-            # an identifier already held by someone else stays theirs
-            held = set(connection.execute(select(PersonIdentifier.key).where(PersonIdentifier.key.in_(new_keys))).scalars())
-            rows = [{"key": key, "person_id": found} for key in new_keys if key not in held]
-            if rows:
-                connection.execute(insert(PersonIdentifier), rows)
-        cache.put(tuple(keys), found)
-        return found
-
-    def _complete_person(self, connection: Connection, person_id: int, person: PersonRecord) -> None:
-        """Fill what the known person lacks from what this record says (never overwrite)."""
-        values = fit(Person, {
+        owners = dict(connection.execute(self._KNOWN_KEYS, {"keys": keys}).all())
+        details = fit(Person, {
+            "full_name": person.full_name,
+            "first_name": person.first_name,
+            "last_name": person.last_name,
             "orcid": normalise_orcid(person.orcid),
             "facility_user_id": person.facility_user_id,
             "email": person.email,
-            "first_name": person.first_name,
-            "last_name": person.last_name,
         })
-        for column, value in values.items():
-            if value:
-                connection.execute(
-                    update(Person)
-                    .where(Person.id == person_id, getattr(Person, column).is_(None))
-                    .values({column: value})
-                )
+        # the strongest identifier decides who it is
+        found = next((owners[key] for key in keys if key in owners), None)
+        if found is None:
+            found = connection.execute(insert(Person).returning(Person.id), details).scalar_one()
+        else:
+            # fill what the known person lacks from what this record says; never overwrite
+            details.pop("full_name")
+            connection.execute(self._COMPLETE_PERSON, {"person_id": found, **details})
+        # an identifier already held by someone else stays theirs
+        missing = [{"key": key, "person_id": found} for key in keys if key not in owners]
+        if missing:
+            connection.execute(insert(PersonIdentifier), missing)
+        cache.put(tuple(keys), found)
+        return found
 
     def affiliation_id(self, connection: Connection, name: str | None, city: str | None, country: str | None) -> int | None:
         if not name:
