@@ -482,3 +482,10 @@ def test_a_renamed_file_keeps_its_dataset(settings, engine, data_root):
                           .where(Dataset.title == "renamed later")).all()
     assert [tuple(row) for row in after] == [(before.id, before.pid, "x_renamed.nxs")]
     assert count(engine, Dataset) == 3
+    # and when the moved file later changes, it is still the same dataset
+    nx.write_nexus(data_root / "x_renamed.nxs", title="renamed, then edited")
+    nx.touch_later(data_root / "x_renamed.nxs")
+    assert ingest([str(data_root)], settings, engine, workers=1).updated == 1
+    with engine.connect() as c:
+        edited = c.execute(select(Dataset.id, Dataset.pid).where(Dataset.title == "renamed, then edited")).one()
+    assert tuple(edited) == (before.id, before.pid)

@@ -300,17 +300,20 @@ class CatalogueWriter:
 
     def _update_file(self, connection: Connection, file_id: int, located: LocatedFile, record: FileRecord) -> list[int]:
         connection.execute(update(DataFile).where(DataFile.id == file_id).values(**self._file_values(located, record)))
+        # Datasets are matched by entry, not by pid: a file that was moved keeps the
+        # pids it was first catalogued with.
         current = {
-            row.pid: row.id
-            for row in connection.execute(select(Dataset.id, Dataset.pid).where(Dataset.source_file_id == file_id))
+            row.entry_path: row.id
+            for row in connection.execute(select(Dataset.id, Dataset.entry_path).where(Dataset.source_file_id == file_id))
         }
         dataset_ids = []
         for entry in record.entries:
             values = self._dataset_values(connection, located, record, entry, file_id)
-            dataset_id = current.pop(values["pid"], None)
+            dataset_id = current.pop(entry.entry_path, None)
             if dataset_id is None:
                 dataset_id = connection.execute(insert(Dataset).returning(Dataset.id), values).scalar_one()
             else:
+                values.pop("pid")
                 self._update_dataset(connection, dataset_id, values)
             dataset_ids.append(dataset_id)
         if current:  # entries that left the file
