@@ -24,7 +24,10 @@ def make_engine(url: str) -> Engine:
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, the [postgres] extra
-        return create_engine(parsed, pool_pre_ping=True, future=True)
+        # psycopg prepares a statement after five runs and PostgreSQL may then keep a
+        # generic plan made while a table was nearly empty (a sequential scan), for
+        # the whole of a bulk ingest; planning each statement afresh is cheaper.
+        return create_engine(parsed, pool_pre_ping=True, future=True, connect_args={"prepare_threshold": None})
     raise DatabaseUrlError(f"unsupported database {backend!r}: use sqlite:///PATH or postgresql://...")
 
 
