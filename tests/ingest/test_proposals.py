@@ -209,3 +209,22 @@ def test_nul_bytes_and_numeric_numbers_are_accepted(settings, engine, tmp_path):
     with engine.connect() as c:
         titles = dict(c.execute(select(Document.proposal_number, Document.title)).all())
     assert titles == {"20230042": "with a NUL  inside", "P-5": "innocent"}
+
+
+def test_people_named_several_times_in_one_batch_are_one_person_each(settings, engine, data_root):
+    ada_full = {"name": "Ada Lovelace", "ORCID": "0000-0002-1825-0097", "facility_user_id": "u1"}
+    ada_short = {"name": "A. Lovelace", "facility_user_id": "u1"}  # shares only the user id
+    bob = {"name": "Bob", "email": "bob@example.org"}
+    nx.write_nexus(data_root / "a.nxs", users=[ada_full, bob])
+    nx.write_nexus(data_root / "b.nxs", users=[ada_short, bob])
+    nx.write_nexus(data_root / "c.nxs", users=[{"name": "Jan"}, {"name": "Jan"}])  # a name, nothing else
+    ingest([str(data_root)], settings, engine, workers=1)  # one batch
+    with engine.connect() as c:
+        people = c.execute(select(Person.full_name, Person.orcid, Person.facility_user_id).order_by(Person.full_name)).all()
+        members = c.execute(select(func.count(Member.id))).scalar_one()
+    assert [tuple(p) for p in people] == [
+        ("Ada Lovelace", "0000-0002-1825-0097", "u1"),
+        ("Bob", None, None),
+        ("Jan", None, None),
+    ]
+    assert members == 6

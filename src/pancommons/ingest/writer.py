@@ -378,6 +378,7 @@ class CatalogueWriter:
 
     def _write_children(self, connection: Connection, touched) -> None:
         parameters, techniques, samples, members, derivations, links = [], [], [], [], [], []
+        people: list[tuple[PersonRecord, str | None]] = []  # one per member row, resolved together below
         for file_id, located, record, dataset_ids in touched:
             for dataset_id, entry in zip(dataset_ids, record.entries):
                 links.append({"dataset_id": dataset_id, "file_id": file_id})
@@ -403,10 +404,10 @@ class CatalogueWriter:
                 }:
                     samples.append({"dataset_id": dataset_id, "sample_id": sample_id})
                 for person in entry.users:
+                    people.append((person, entry.facility))
                     members.append(
                         fit(Member, {
                             "dataset_id": dataset_id,
-                            "person_id": self.person_id(connection, person, entry.facility),
                             "affiliation_id": self.affiliation_id(connection, person.affiliation, None, None),
                             "role": person.role or None,
                         })
@@ -422,6 +423,8 @@ class CatalogueWriter:
                             "source_entry": "/" + source_entry.strip("/") if source_entry else None,
                         })
                     )
+        for member, person_id in zip(members, self.people_ids(connection, people) if people else []):
+            member["person_id"] = person_id
         for table, rows in (
             (DatasetFile, links),
             (Parameter, parameters),
@@ -515,36 +518,64 @@ class CatalogueWriter:
     )
 
     def person_id(self, connection: Connection, person: PersonRecord, facility: str | None) -> int:
-        """The person a record names, found by any identifier it shares with one already known."""
-        facility = self.settings.facility or facility
-        keys = person_keys(person, facility)
+        return self.people_ids(connection, [(person, facility)])[0]
+
+    def people_ids(self, connection: Connection, people: Sequence[tuple[PersonRecord, str | None]]) -> list[int]:
+        """The persons records name, each found by any identifier it shares with someone
+        already known (or named earlier in the same call), else created; in a handful of
+        statements however many records there are."""
         cache = self._ids["person"]
-        found = cache.get_id(tuple(keys))
-        if found is not None:
-            return found
-        owners = dict(connection.execute(self._KNOWN_KEYS, {"keys": keys}).all())
-        details = fit(Person, {
-            "full_name": person.full_name,
-            "first_name": person.first_name,
-            "last_name": person.last_name,
-            "orcid": normalise_orcid(person.orcid),
-            "facility_user_id": person.facility_user_id,
-            "email": person.email,
-        })
-        # the strongest identifier decides who it is
-        found = next((owners[key] for key in keys if key in owners), None)
-        if found is None:
-            found = connection.execute(insert(Person).returning(Person.id), details).scalar_one()
-        else:
-            # fill what the known person lacks from what this record says; never overwrite
-            details.pop("full_name")
-            connection.execute(self._COMPLETE_PERSON, {"person_id": found, **details})
-        # an identifier already held by someone else stays theirs
-        missing = [{"key": key, "person_id": found} for key in keys if key not in owners]
-        if missing:
-            connection.execute(insert(PersonIdentifier), missing)
-        cache.put(tuple(keys), found)
-        return found
+        keyed = [person_keys(person, self.settings.facility or facility) for person, facility in people]
+        owners_of: list = [cache.get_id(tuple(keys)) for keys in keyed]
+        pending = [index for index, owner in enumerate(owners_of) if owner is None]
+        if not pending:
+            return owners_of
+        wanted = sorted({key for index in pending for key in keyed[index]})
+        owners: dict[str, object] = {}
+        for start in range(0, len(wanted), 500):
+            owners.update(connection.execute(self._KNOWN_KEYS, {"keys": wanted[start : start + 500]}).all())
+        created: list[dict] = []  # persons to create; ("new", n) stands for the n-th until it has an id
+        completions: list[dict] = []
+        new_keys: list[tuple[str, object]] = []
+        for index in pending:
+            person, keys = people[index][0], keyed[index]
+            details = fit(Person, {
+                "full_name": person.full_name,
+                "first_name": person.first_name,
+                "last_name": person.last_name,
+                "orcid": normalise_orcid(person.orcid),
+                "facility_user_id": person.facility_user_id,
+                "email": person.email,
+            })
+            # the strongest identifier decides who it is
+            owner = next((owners[key] for key in keys if key in owners), None)
+            if owner is None:
+                owner = ("new", len(created))
+                created.append(details)
+            elif isinstance(owner, int):
+                # fill what the known person lacks from what this record says; never overwrite
+                details.pop("full_name")
+                completions.append({"person_id": owner, **details})
+            for key in keys:
+                if key not in owners:  # an identifier already held by someone else stays theirs
+                    owners[key] = owner
+                    new_keys.append((key, owner))
+            owners_of[index] = owner
+        ids: list[int] = []
+        if created:
+            ids = connection.execute(insert(Person).returning(Person.id, sort_by_parameter_order=True), created).scalars().all()
+
+        def real(owner) -> int:
+            return ids[owner[1]] if isinstance(owner, tuple) else owner
+
+        if completions:
+            connection.execute(self._COMPLETE_PERSON, completions)
+        if new_keys:
+            connection.execute(insert(PersonIdentifier), [{"key": key, "person_id": real(owner)} for key, owner in new_keys])
+        for index in pending:
+            owners_of[index] = real(owners_of[index])
+            cache.put(tuple(keyed[index]), owners_of[index])
+        return owners_of
 
     def affiliation_id(self, connection: Connection, name: str | None, city: str | None, country: str | None) -> int | None:
         if not name:
