@@ -275,7 +275,8 @@ def demo(
         out.print(f"ingest: {report.summary_line()}; proposals: {proposals.summary_line()}")
         if report.warnings:
             out.print(f"{len(report.warnings)} warnings in {report.warned_files} file(s); `pancommons ingest` lists them")
-        _print_summary(summarise(_engine(settings)), _engine(settings))
+        engine = _engine(settings)
+        _print_summary(summarise(engine), engine)
         out.print(
             "\nExplore it with the same commands a facility uses, pointed at the demo node:\n"
             f"  PANCOMMONS_HOME={settings.home} pancommons status"
