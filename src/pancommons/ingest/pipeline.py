@@ -23,7 +23,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from pancommons.config import Settings
 from pancommons.db.tables import DataFile, IngestRun, utcnow
 from pancommons.ingest.scan import DataRoots, LocatedFile, ScanProblem, walk_files
-from pancommons.ingest.writer import CatalogueWriter, resolve_derivations
+from pancommons.ingest.links import resolve_derivations
+from pancommons.ingest.writer import CatalogueWriter
 from pancommons.model import FileRecord
 from pancommons.nexus.extract import ExtractionError, ExtractOptions, extract_file
 from pancommons.techniques import load_hints

@@ -23,7 +23,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from pancommons.config import Settings
 from pancommons.db.tables import Document, Member, utcnow
-from pancommons.ingest.writer import CatalogueWriter, add_years, fit, link_proposals, normalise_orcid
+from pancommons.ingest.links import link_proposals
+from pancommons.ingest.shared_rows import SharedRows, fit, normalise_orcid
+from pancommons.ingest.writer import add_years
 from pancommons.model import PersonRecord
 from pancommons.times import facility_zone
 
@@ -211,17 +213,17 @@ def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportRe
             continue
         seen_numbers.add(proposal.proposal_number)
         valid.append((position, proposal))
-    writer = CatalogueWriter(engine, settings)
+    rows = SharedRows(settings)
     with engine.begin() as connection:
         touched: list[int] = []
         for position, proposal in valid:
             try:
                 with connection.begin_nested():  # one proposal the database refuses costs only itself
-                    outcome, document_id = _upsert(connection, writer, proposal, file_facility, settings)
+                    outcome, document_id = _upsert(connection, rows, proposal, file_facility, settings)
             except (OperationalError, InterfaceError):
                 raise
             except SQLAlchemyError as error:
-                writer.forget_ids()
+                rows.forget()
                 reason = str(getattr(error, "orig", error)).strip().splitlines()[0][:300]
                 report.failed.append((position, f"the catalogue could not store it: {reason}"))
                 continue
@@ -232,7 +234,7 @@ def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportRe
     return report
 
 
-def _upsert(connection, writer: CatalogueWriter, proposal: ProposalIn, file_facility: str | None, settings: Settings):
+def _upsert(connection, rows: SharedRows, proposal: ProposalIn, file_facility: str | None, settings: Settings):
     zone = settings.facility_timezone
     facility = proposal.facility or file_facility or settings.facility or None
     end = _moment(proposal.end_date, zone)
@@ -253,7 +255,7 @@ def _upsert(connection, writer: CatalogueWriter, proposal: ProposalIn, file_faci
     })
     members = [
         (
-            writer.person_id(
+            rows.person_id(
                 connection,
                 PersonRecord(
                     full_name=member.name,
@@ -265,7 +267,7 @@ def _upsert(connection, writer: CatalogueWriter, proposal: ProposalIn, file_faci
                 ),
                 facility,
             ),
-            writer.affiliation_id(connection, member.affiliation, member.affiliation_city, member.affiliation_country),
+            rows.affiliation_id(connection, member.affiliation, member.affiliation_city, member.affiliation_country),
             member.role,
         )
         for member in proposal.members
@@ -276,7 +278,7 @@ def _upsert(connection, writer: CatalogueWriter, proposal: ProposalIn, file_faci
     if existing is None:
         document_id = connection.execute(
             insert(Document)
-            .values(pid=f"{writer.prefix}/proposal/{proposal.proposal_number}", **values)
+            .values(pid=f"{rows.prefix}/proposal/{proposal.proposal_number}", **values)
             .returning(Document.id)
         ).scalar_one()
         _replace_members(connection, document_id, members)

@@ -10,22 +10,18 @@ links) stays.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pancommons.config import Settings
 from pancommons.db.tables import (
-    Affiliation,
     DataFile,
     Dataset,
     DatasetDerivation,
@@ -34,33 +30,21 @@ from pancommons.db.tables import (
     DatasetTechnique,
     Document,
     DocumentDataset,
-    Instrument,
     Member,
     Parameter,
-    Person,
-    PersonIdentifier,
-    Sample,
-    Technique,
     utcnow,
 )
+from pancommons.ingest.links import link_proposals
 from pancommons.ingest.scan import LocatedFile
+from pancommons.ingest.shared_rows import SharedRows, fit
 from pancommons.model import EntryRecord, FileRecord, PersonRecord
 
 _PID_NAMESPACE = uuid.UUID("6f1c2a8e-4d0b-5c3e-9a7f-2b8d1e0c4f53")
-_CACHE_SIZE = 20_000
 
 
 def dataset_pid(prefix: str, data_root: str, relative: str, entry_path: str) -> str:
     digest = uuid.uuid5(_PID_NAMESPACE, f"{data_root}|{relative}|{entry_path}").hex[:20]
     return f"{prefix}/{digest}"
-
-
-def _short_hash(*parts: str | None) -> str:
-    return hashlib.sha1("|".join(part or "" for part in parts).encode()).hexdigest()[:12]
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
 def add_years(moment: datetime, years: int) -> datetime:
@@ -69,54 +53,6 @@ def add_years(moment: datetime, years: int) -> datetime:
         return moment.replace(year=year)
     except ValueError:  # 29 February into a common year
         return moment.replace(year=year, day=28)
-
-
-def normalise_orcid(value: str | None) -> str | None:
-    """The bare 16-character ORCID iD, or None when it is not a valid one."""
-    if not value:
-        return None
-    text = value.strip().upper().removeprefix("HTTPS://ORCID.ORG/").removeprefix("HTTP://ORCID.ORG/")
-    digits = text.replace("-", "")
-    if not re.fullmatch(r"\d{15}[\dX]", digits):
-        return None
-    total = 0
-    for char in digits[:-1]:
-        total = (total + int(char)) * 2
-    check = (12 - total % 11) % 11
-    if digits[-1] != ("X" if check == 10 else str(check)):
-        return None
-    return "-".join(digits[i : i + 4] for i in range(0, 16, 4))
-
-
-def person_keys(person: PersonRecord, facility: str | None) -> list[str]:
-    """The identifiers of a person, strongest first; the name only when there is nothing else."""
-    keys = []
-    orcid = normalise_orcid(person.orcid)
-    if orcid:
-        keys.append(f"orcid:{orcid}")
-    if person.facility_user_id:
-        keys.append(f"user:{(facility or '').lower()}:{person.facility_user_id.strip().lower()}")
-    if person.email:
-        digest = hashlib.sha256(person.email.strip().lower().encode()).hexdigest()
-        keys.append(f"email-sha256:{digest}")
-    if not keys:
-        keys.append("name:" + " ".join(person.full_name.lower().split()))
-    return [key[:600] for key in keys]
-
-
-class _LRU(OrderedDict):
-    """Ids of rows already looked up; bounded so memory does not grow with the catalogue."""
-
-    def get_id(self, key):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return None
-
-    def put(self, key, value):
-        self[key] = value
-        if len(self) > _CACHE_SIZE:
-            self.popitem(last=False)
 
 
 @dataclass(slots=True)
@@ -144,7 +80,7 @@ class CatalogueWriter:
         self.run_id = run_id
         self.prefix = settings.resolved_pid_prefix
         self._proposal_pattern = re.compile(settings.proposal_id_pattern) if settings.proposal_id_pattern else None
-        self._ids: dict[str, _LRU] = {name: _LRU() for name in ("instrument", "technique", "sample", "person", "affiliation")}
+        self.rows = SharedRows(settings)
 
     # --- lookups --------------------------------------------------------------
 
@@ -209,14 +145,9 @@ class CatalogueWriter:
                 if touched:
                     self._write_children(connection, touched)
         except Exception:
-            self.forget_ids()
+            self.rows.forget()
             raise
         return outcome
-
-    def forget_ids(self) -> None:
-        """After a rollback: ids made in the rolled-back transaction no longer exist."""
-        for cache in self._ids.values():
-            cache.clear()
 
     def _moved(self, connection: Connection, new_items) -> list[tuple[int, LocatedFile, FileRecord]]:
         """New paths whose bytes are a catalogued file no longer at its own path: a move
@@ -361,7 +292,7 @@ class CatalogueWriter:
             "end_date": entry.end_time,
             "size": record.size,
             "facility": entry.facility or self.settings.facility or None,
-            "instrument_id": self._instrument_id(connection, entry.facility or self.settings.facility, entry.instrument_name),
+            "instrument_id": self.rows.instrument_id(connection, entry.facility or self.settings.facility, entry.instrument_name),
             "proposal_number": self.proposal_number(entry.proposal_id),
             "kind": entry.kind.value,
             "license": self.settings.default_license,
@@ -396,10 +327,10 @@ class CatalogueWriter:
                             "source": parameter.source,
                         })
                     )
-                for technique_id in {self._technique_id(connection, iri, name) for iri, name in entry.techniques}:
+                for technique_id in {self.rows.technique_id(connection, iri, name) for iri, name in entry.techniques}:
                     techniques.append({"dataset_id": dataset_id, "technique_id": technique_id})
                 for sample_id in {
-                    self._sample_id(connection, sample.name, sample.chemical_formula, sample.description)
+                    self.rows.sample_id(connection, sample.name, sample.chemical_formula, sample.description)
                     for sample in entry.samples
                 }:
                     samples.append({"dataset_id": dataset_id, "sample_id": sample_id})
@@ -408,7 +339,7 @@ class CatalogueWriter:
                     members.append(
                         fit(Member, {
                             "dataset_id": dataset_id,
-                            "affiliation_id": self.affiliation_id(connection, person.affiliation, None, None),
+                            "affiliation_id": self.rows.affiliation_id(connection, person.affiliation, None, None),
                             "role": person.role or None,
                         })
                     )
@@ -423,7 +354,7 @@ class CatalogueWriter:
                             "source_entry": "/" + source_entry.strip("/") if source_entry else None,
                         })
                     )
-        for member, person_id in zip(members, self.people_ids(connection, people) if people else []):
+        for member, person_id in zip(members, self.rows.people_ids(connection, people) if people else []):
             member["person_id"] = person_id
         for table, rows in (
             (DatasetFile, links),
@@ -438,8 +369,6 @@ class CatalogueWriter:
         dataset_ids = [dataset_id for *_, ids in touched for dataset_id in ids]
         link_proposals(connection, dataset_ids=dataset_ids)
 
-    # --- shared rows ------------------------------------------------------------
-
     def _source_path(self, located: LocatedFile, reference: str) -> str | None:
         """A raw file named by a processed one (relative to its directory, or absolute),
         as a path relative to the processed file's data root."""
@@ -450,230 +379,6 @@ class CatalogueWriter:
             return None
         return Path(os.path.relpath(target, located.data_root)).as_posix()
 
-    # Statements are built once; each lookup only binds values (building a
-    # SQLAlchemy statement costs more than running it on a cache hit).
-    _LOOKUP = {
-        "instrument": (select(Instrument.id).where(Instrument.facility == bindparam("facility"), Instrument.name == bindparam("name")), insert(Instrument).returning(Instrument.id)),
-        "technique": (select(Technique.id).where(Technique.pid == bindparam("pid")), insert(Technique).returning(Technique.id)),
-        "sample": (select(Sample.id).where(Sample.pid == bindparam("pid")), insert(Sample).returning(Sample.id)),
-        "affiliation": (select(Affiliation.id).where(Affiliation.affiliation_key == bindparam("affiliation_key")), insert(Affiliation).returning(Affiliation.id)),
-    }
-
-    _TABLES = {"instrument": Instrument, "technique": Technique, "sample": Sample, "affiliation": Affiliation}
-
-    def _cached(self, kind: str, key, connection: Connection, lookup: dict, values) -> int:
-        """The id of a shared row, found or created; ``values`` is called only to create it."""
-        cache = self._ids[kind]
-        found = cache.get_id(key)
-        if found is None:
-            find, create = self._LOOKUP[kind]
-            found = connection.execute(find, lookup).scalar()
-            if found is None:
-                found = connection.execute(create, fit(self._TABLES[kind], values())).scalar_one()
-            cache.put(key, found)
-        return found
-
-    def _instrument_id(self, connection: Connection, facility: str | None, name: str | None) -> int | None:
-        if not name:
-            return None
-        facility, name = (facility or "")[:255], name[:255]  # as stored: lookups must find what was written
-        return self._cached(
-            "instrument",
-            (facility, name),
-            connection,
-            {"facility": facility, "name": name},
-            lambda: {
-                "pid": f"{self.prefix}/instrument/{_slug(facility)}-{_slug(name)}-{_short_hash(facility, name)[:6]}",
-                "name": name,
-                "facility": facility,
-            },
-        )
-
-    def _technique_id(self, connection: Connection, iri: str, name: str) -> int:
-        iri = iri[:255]
-        return self._cached("technique", iri, connection, {"pid": iri}, lambda: {"pid": iri, "name": name})
-
-    def _sample_id(self, connection: Connection, name: str, formula: str | None, description: str | None) -> int:
-        pid = f"{self.prefix}/sample/{_short_hash(name.lower(), formula)}"
-        return self._cached(
-            "sample",
-            pid,
-            connection,
-            {"pid": pid},
-            lambda: {"pid": pid, "name": name, "chemical_formula": formula, "description": description},
-        )
-
-    _KNOWN_KEYS = select(PersonIdentifier.key, PersonIdentifier.person_id).where(
-        PersonIdentifier.key.in_(bindparam("keys", expanding=True))
-    )
-    _COMPLETE_PERSON = (
-        update(Person)
-        .where(Person.id == bindparam("person_id"))
-        .values(
-            {
-                column: func.coalesce(getattr(Person, column), bindparam(column))
-                for column in ("orcid", "facility_user_id", "email", "first_name", "last_name")
-            }
-        )
-    )
-
-    def person_id(self, connection: Connection, person: PersonRecord, facility: str | None) -> int:
-        return self.people_ids(connection, [(person, facility)])[0]
-
-    def people_ids(self, connection: Connection, people: Sequence[tuple[PersonRecord, str | None]]) -> list[int]:
-        """The persons records name, each found by any identifier it shares with someone
-        already known (or named earlier in the same call), else created; in a handful of
-        statements however many records there are."""
-        cache = self._ids["person"]
-        keyed = [person_keys(person, self.settings.facility or facility) for person, facility in people]
-        owners_of: list = [cache.get_id(tuple(keys)) for keys in keyed]
-        pending = [index for index, owner in enumerate(owners_of) if owner is None]
-        if not pending:
-            return owners_of
-        wanted = sorted({key for index in pending for key in keyed[index]})
-        owners: dict[str, object] = {}
-        for start in range(0, len(wanted), 500):
-            owners.update(connection.execute(self._KNOWN_KEYS, {"keys": wanted[start : start + 500]}).all())
-        created: list[dict] = []  # persons to create; ("new", n) stands for the n-th until it has an id
-        completions: list[dict] = []
-        new_keys: list[tuple[str, object]] = []
-        for index in pending:
-            person, keys = people[index][0], keyed[index]
-            details = fit(Person, {
-                "full_name": person.full_name,
-                "first_name": person.first_name,
-                "last_name": person.last_name,
-                "orcid": normalise_orcid(person.orcid),
-                "facility_user_id": person.facility_user_id,
-                "email": person.email,
-            })
-            # the strongest identifier decides who it is
-            owner = next((owners[key] for key in keys if key in owners), None)
-            if owner is None:
-                owner = ("new", len(created))
-                created.append(details)
-            elif isinstance(owner, int):
-                # fill what the known person lacks from what this record says; never overwrite
-                details.pop("full_name")
-                completions.append({"person_id": owner, **details})
-            for key in keys:
-                if key not in owners:  # an identifier already held by someone else stays theirs
-                    owners[key] = owner
-                    new_keys.append((key, owner))
-            owners_of[index] = owner
-        ids: list[int] = []
-        if created:
-            ids = connection.execute(insert(Person).returning(Person.id, sort_by_parameter_order=True), created).scalars().all()
-
-        def real(owner) -> int:
-            return ids[owner[1]] if isinstance(owner, tuple) else owner
-
-        if completions:
-            connection.execute(self._COMPLETE_PERSON, completions)
-        if new_keys:
-            connection.execute(insert(PersonIdentifier), [{"key": key, "person_id": real(owner)} for key, owner in new_keys])
-        for index in pending:
-            owners_of[index] = real(owners_of[index])
-            cache.put(tuple(keyed[index]), owners_of[index])
-        return owners_of
-
-    def affiliation_id(self, connection: Connection, name: str | None, city: str | None, country: str | None) -> int | None:
-        if not name:
-            return None
-        key = "|".join(part.strip().lower() for part in (name, city or "", country or ""))[:600]
-        return self._cached(
-            "affiliation",
-            key,
-            connection,
-            {"affiliation_key": key},
-            lambda: {"affiliation_key": key, "name": name, "city": city, "country": country},
-        )
-
-
-def _column_limits(table) -> dict[str, int]:
-    return {
-        column.name: column.type.length
-        for column in table.__table__.columns
-        if isinstance(getattr(column.type, "length", None), int)
-    }
-
-
-_LIMITS: dict[type, dict[str, int]] = {}
-
-
-def fit(table, row: dict) -> dict:
-    """Clip text to its column's length: files carry arbitrarily long strings, and
-    PostgreSQL refuses (where SQLite would store) what does not fit."""
-    limits = _LIMITS.get(table)
-    if limits is None:
-        limits = _LIMITS[table] = _column_limits(table)
-    for name, limit in limits.items():
-        value = row.get(name)
-        if isinstance(value, str) and len(value) > limit:
-            row[name] = value[:limit]
-    return row
-
 
 def _unique(rows: list[dict], key: tuple[str, ...]) -> list[dict]:
     return list({tuple(row[k] for k in key): row for row in rows}.values())
-
-
-def link_proposals(connection: Connection, *, dataset_ids: Sequence[int] | None = None, document_ids: Sequence[int] | None = None) -> None:
-    """Link datasets to the proposals their proposal number names (whichever arrived second)."""
-    already = select(DocumentDataset.dataset_id).where(
-        DocumentDataset.dataset_id == Dataset.id, DocumentDataset.document_id == Document.id
-    )
-    query = (
-        select(Document.id, Dataset.id)
-        .join(Dataset, Dataset.proposal_number == Document.proposal_number)
-        .where(~already.exists())
-    )
-    chunks: list = [None]
-    if dataset_ids is not None:
-        chunks = [("dataset", list(dataset_ids[i : i + 500])) for i in range(0, len(dataset_ids), 500)]
-    elif document_ids is not None:
-        chunks = [("document", list(document_ids[i : i + 500])) for i in range(0, len(document_ids), 500)]
-    for chunk in chunks:
-        scoped = query
-        if chunk is not None:
-            kind, ids = chunk
-            scoped = query.where((Dataset.id if kind == "dataset" else Document.id).in_(ids))
-        connection.execute(
-            insert(DocumentDataset).from_select(["document_id", "dataset_id"], scoped)
-        )
-
-
-def resolve_derivations(connection: Connection) -> int:
-    """Point processed datasets at the raw datasets their files name, once both are catalogued.
-
-    The source is looked up in the processed file's own data root (the path
-    was written relative to it) and, where the process named an entry, by it.
-    """
-    processed_file = aliased(DataFile)
-    processed = aliased(Dataset)
-    root_of_processed = (
-        select(processed_file.data_root)
-        .join(processed, processed.source_file_id == processed_file.id)
-        .where(processed.id == DatasetDerivation.dataset_id)
-        .correlate(DatasetDerivation)  # to the row being updated, through the enclosing subquery
-        .scalar_subquery()
-    )
-    source = (
-        select(Dataset.id)
-        .join(DataFile, DataFile.id == Dataset.source_file_id)
-        .where(
-            DataFile.path == DatasetDerivation.source_path,
-            DataFile.data_root == root_of_processed,
-            (Dataset.entry_path == DatasetDerivation.source_entry) | (DatasetDerivation.source_entry.is_(None)),
-        )
-        .order_by(Dataset.entry_path)
-        .limit(1)
-        .correlate(DatasetDerivation)
-        .scalar_subquery()
-    )
-    result = connection.execute(
-        update(DatasetDerivation)
-        .where(DatasetDerivation.source_dataset_id.is_(None))
-        .values(source_dataset_id=source)
-    )
-    return result.rowcount or 0
