@@ -10,6 +10,7 @@ followed, and checked for dangling targets.  Only a few attributes are read
 
 from __future__ import annotations
 
+import math
 import os
 from collections import deque
 from dataclasses import dataclass, field
@@ -226,7 +227,7 @@ def _read_value(node: Node, warnings: list[str]) -> object:
         dtype = numpy_type(type_id)
         if dtype is None:
             return None
-        count = int(np.prod(node.shape)) if node.shape else 1
+        count = math.prod(node.shape)
         if count == 0 or count * max(dtype.itemsize, 8) > MAX_VALUE_BYTES:
             return None
         array = np.empty(node.shape, dtype=dtype)
@@ -367,7 +368,7 @@ def _visit_dataset(tree: Tree, dataset: h5d.DatasetID, path: str) -> None:
     tree.nodes[path] = Node(path, False, shape=shape, dataset_id=None if empty else dataset)
     if empty:
         return
-    size = int(np.prod(shape)) if shape else 1
+    size = math.prod(shape)
     if size > 1:  # arrays are data; scalars and 1-element fields are metadata
         tree.arrays_total += 1
         if len(tree.arrays) < 1000:
