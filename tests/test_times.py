@@ -61,3 +61,8 @@ def test_written_zone_names_and_offsets_are_honoured(text, utc):
 @pytest.mark.parametrize("text", ["2022-04-19 14:41:59 CST", "2022-04-19 14:41:59 XYZT"])
 def test_ambiguous_or_unknown_zone_names_are_not_guessed(text):
     assert parse_time(text, "Europe/Berlin").value is None
+
+
+@pytest.mark.parametrize("text", ["2024-03-01 10:00:00 UTC+25", "1970-01-01T00:00:00", "1970-01-01T00:00:00Z"])
+def test_impossible_offsets_and_the_epoch_are_not_times(text):
+    assert parse_time(text).value is None

@@ -70,3 +70,18 @@ def test_nothing_to_normalise():
     assert normalise(1.0, None) is None
     assert normalise(math.nan, "K") is None
     assert normalise(1.0, "pixels", "length") is None  # a pixel is not a length
+
+
+def test_gram_is_a_gram_and_kilogauss_is_not_a_kilogram():
+    assert (to_si(5.0, "g").si_value, to_si(5.0, "g").si_unit) == (pytest.approx(0.005), "kg")
+    assert (to_si(2.0, "kG").si_value, to_si(2.0, "kG").si_unit) == (pytest.approx(0.2), "T")
+    assert to_si(2.0, "kg").si_unit == "kg"
+    assert to_si(1.0, "G").si_value == pytest.approx(1e-4)
+
+
+def test_names_suggest_by_whole_words():
+    from pancommons.units import expected_dimension
+
+    assert expected_dimension("instrument/attempts_interval") is None  # no "temp" in "attempts"
+    assert expected_dimension("template_id") is None
+    assert expected_dimension("sample/temp") == "temperature"

@@ -32,7 +32,7 @@ _ZONE_ABBREVIATIONS = {
     }.items()
 }
 # "UTC+2" means two hours ahead of UTC; dateutil reads it the POSIX way, backwards.
-_UTC_PLUS = re.compile(r"\s*(?:UTC|GMT)\s*([+-])(\d{1,2})(?::?(\d{2}))?$")
+_UTC_PLUS = re.compile(r"\s*(?:UTC|GMT)\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
 _MAX_TEXT = 64
 # Years outside this range are placeholders ("0001-01-01", "9999-12-31") or typos,
 # never acquisition times; taking them would open or lock data by accident.
@@ -46,6 +46,13 @@ class AcquisitionTime:
     zone_written: bool  # False when the file gave no offset and the facility zone was assumed
 
 
+def plausible(moment: datetime) -> bool:
+    """Not a placeholder: within the years data exist, and not the Unix epoch itself."""
+    if moment.year not in PLAUSIBLE_YEARS:
+        return False
+    return moment.replace(tzinfo=None) != datetime(1970, 1, 1)
+
+
 @lru_cache(maxsize=32)
 def facility_zone(name: str) -> tzinfo:
     return timezone.utc if name.upper() == "UTC" else ZoneInfo(name)
@@ -54,7 +61,7 @@ def facility_zone(name: str) -> tzinfo:
 def parse_time(text: str, zone: str = "UTC") -> AcquisitionTime:
     raw = text.strip()
     parsed = _parse(raw) if 0 < len(raw) <= _MAX_TEXT else None
-    if parsed is None or parsed.year not in PLAUSIBLE_YEARS:
+    if parsed is None or not plausible(parsed):
         return AcquisitionTime(raw, None, False)
     if parsed.tzinfo is None:
         return AcquisitionTime(raw, parsed.replace(tzinfo=facility_zone(zone)), False)
@@ -90,6 +97,8 @@ def _parse_loosely(raw: str) -> datetime | None:
     offset = _UTC_PLUS.search(raw)
     if offset:
         sign, hours, minutes = offset.groups()
+        if int(hours) > 14 or int(minutes or 0) > 59:
+            return None  # no zone is that far from UTC
         raw = f"{raw[: offset.start()]} {sign}{int(hours):02d}:{minutes or '00'}"
     results = []
     for default in _SENTINELS:

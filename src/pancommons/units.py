@@ -10,6 +10,7 @@ its original text and gets no SI value: it is displayed, never compared.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,6 +20,8 @@ ureg = pint.UnitRegistry(autoconvert_offset_to_baseunit=True)
 # pint knows gauss and oersted only as Gaussian-system units (kg^½·m^-½/s);
 # beamlines mean the SI field strengths, under names of their own here.
 ureg.define("si_gauss = 1e-4 * tesla")
+ureg.define("si_kilogauss = 1e-1 * tesla")
+ureg.define("si_milligauss = 1e-7 * tesla")
 ureg.define("si_oersted = 1000 / (4 * pi) * ampere / meter")
 
 # What a parameter is expected to measure: the name used by the extraction and
@@ -82,12 +85,12 @@ _ALIASES = {
     "bars": "bar",
     "mbars": "mbar",
     # pint reads these in Gaussian units (kg^½·m^-½/s); beamlines mean their SI equivalents
-    "g": "si_gauss",
     "gauss": "si_gauss",
-    "kg": "kilogram",
     "oe": "si_oersted",
     "oersted": "si_oersted",
 }
+# Spellings whose case is their meaning: G is gauss where g is a gram, kG kilogauss where kg is a kilogram.
+_CASED_ALIASES = {"G": "si_gauss", "Gs": "si_gauss", "kG": "si_kilogauss", "mG": "si_milligauss"}
 
 # Within a known dimension a bare letter has one meaning; without one it has
 # several (Å or ampere, °C or coulomb, °F or farad) and is not guessed.
@@ -109,12 +112,15 @@ _NAME_DIMENSIONS = (
 
 
 def expected_dimension(name: str) -> str | None:
-    """The dimension a parameter's name says it measures, if it says one."""
-    lowered = name.lower().rsplit("/", 1)[-1]
+    """The dimension a parameter's name says it measures, if it says one: by whole words
+    (``temperature_setpoint`` is a temperature; ``attempts`` holds no ``temp``)."""
+    words = re.split(r"[^a-z0-9]+", name.lower().rsplit("/", 1)[-1])
+    joined = "_".join(words)
     for word, dimension in _NAME_DIMENSIONS:
-        if word in lowered:
+        if word in words or ("_" in word and word in joined):
             return dimension
     return None
+
 
 # Units that say "no physical unit": kept for display, never compared.
 _NOT_PHYSICAL = {"", "none", "no unit", "uu", "user unit", "eng", "a.u.", "au", "arb", "arbitrary", "n/a", "na"}
@@ -141,7 +147,7 @@ class Normalised:
 def _candidates(unit: str, expect: str | None) -> list[str]:
     text = unit.strip()
     key = text.lower()
-    out: list[str] = []
+    out: list[str] = [_CASED_ALIASES[text]] if text in _CASED_ALIASES else []
     if expect and key in _CONTEXT_ALIASES.get(expect, {}):
         out.append(_CONTEXT_ALIASES[expect][key])
     if key in _ALIASES:

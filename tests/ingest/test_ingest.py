@@ -489,3 +489,55 @@ def test_a_renamed_file_keeps_its_dataset(settings, engine, data_root):
     with engine.connect() as c:
         edited = c.execute(select(Dataset.id, Dataset.pid).where(Dataset.title == "renamed, then edited")).one()
     assert tuple(edited) == (before.id, before.pid)
+
+
+def test_a_new_file_at_a_moved_files_old_path_is_catalogued(settings, engine, data_root):
+    run = nx.write_nexus(data_root / "run.nxs", title="first")
+    ingest([str(data_root)], settings, engine, workers=1)
+    run.rename(data_root / "run_old.nxs")
+    assert ingest([str(data_root)], settings, engine, workers=1).updated == 1
+    nx.write_nexus(data_root / "run.nxs", title="second")  # the beamline reuses the name
+    report = ingest([str(data_root)], settings, engine, workers=1)
+    assert (report.new, report.failed) == (1, [])
+    with engine.connect() as c:
+        pids = dict(c.execute(select(Dataset.title, Dataset.pid)).all())
+    assert set(pids) == {"first", "second"} and pids["first"] != pids["second"]
+
+
+def test_a_named_file_the_walk_would_not_pick_up_is_kept(settings, engine, data_root):
+    special = nx.write_nexus(data_root / "special.dat")  # not an ingest suffix
+    nx.write_nexus(data_root / "x.nxs")
+    assert ingest([str(special)], settings, engine, workers=1).new == 1
+    report = ingest([str(data_root), str(special)], settings, engine, workers=1)
+    assert (report.new, report.unchanged, report.deleted_count) == (1, 1, 0)
+
+
+def test_a_path_that_cannot_be_looked_at_is_not_gone(settings, engine, data_root, monkeypatch):
+    nx.write_nexus(data_root / "other" / "x.nxs")
+    nx.write_nexus(data_root / "proj" / "run1" / "a.nxs")
+    ingest([str(data_root)], settings, engine, workers=1)
+    real_lstat = os.lstat
+
+    def no_permission(path, *args, **kwargs):
+        if "proj" in str(path):
+            raise PermissionError(13, "Permission denied")
+        return real_lstat(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "lstat", no_permission)
+    report = ingest([str(data_root / "other"), str(data_root / "proj" / "run1")], settings, engine, workers=1)
+    assert report.deleted_count == 0
+    assert [(Path(p).name, r) for p, r in report.failed] == [("run1", "cannot read (Permission denied)")]
+
+
+def test_raw_reference_through_a_link_to_the_storage(settings, engine, tmp_path):
+    storage = tmp_path / "gpfs" / "data"
+    (tmp_path / "data_link").symlink_to(storage, target_is_directory=True)
+    raw = nx.write_nexus(storage / "p1" / "run_1.nxs", definition="NXsas", title="raw")
+    reduced = nx.write_nexus(storage / "p1" / "processed" / "r.h5", definition="NXcanSAS", title="reduced")
+    with h5py.File(reduced, "a") as f:  # the beamline names the raw file by the linked path
+        nx.nx_group(f["entry"], "reduction", "NXprocess")["raw_file"] = str(tmp_path / "data_link" / "p1" / raw.name)
+    linked = settings.model_copy(update={"data_roots": [tmp_path / "data_link"]})
+    ingest([str(tmp_path / "data_link")], linked, engine, workers=1)
+    with engine.connect() as c:
+        source = c.execute(select(Dataset.title).join(DatasetDerivation, DatasetDerivation.source_dataset_id == Dataset.id)).scalar_one()
+    assert source == "raw"

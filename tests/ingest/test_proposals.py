@@ -228,3 +228,45 @@ def test_people_named_several_times_in_one_batch_are_one_person_each(settings, e
         ("Jan", None, None),
     ]
     assert members == 6
+
+
+def test_a_shared_mailbox_does_not_merge_people_and_facilities_do_not_split_them(settings, engine, data_root):
+    mailbox = "bl13-users@example.org"
+    nx.write_nexus(data_root / "a.nxs", users=[
+        {"name": "Ada Lovelace", "ORCID": "0000-0002-1825-0097", "email": mailbox},
+        {"name": "Bob Babbage", "ORCID": "0000-0001-5109-3700", "email": mailbox},
+    ])
+    ingest([str(data_root)], settings.model_copy(update={"facility": ""}), engine, workers=1)
+    # the same Ada with user ids at two facilities: still one person
+    from pancommons.ingest.shared_rows import SharedRows
+    from pancommons.model import PersonRecord
+
+    rows = SharedRows(settings.model_copy(update={"facility": ""}))
+    with engine.begin() as c:
+        first = rows.person_id(c, PersonRecord("Ada Lovelace", orcid="0000-0002-1825-0097", facility_user_id="u1"), "NLS")
+        second = rows.person_id(c, PersonRecord("Ada Lovelace", orcid="0000-0002-1825-0097", facility_user_id="u9"), "KNS")
+        names = c.execute(select(Person.full_name).order_by(Person.full_name)).scalars().all()
+    assert first == second
+    assert names == ["Ada Lovelace", "Bob Babbage"]
+
+
+def test_what_a_later_record_adds_is_kept_within_one_batch(settings, engine, data_root):
+    nx.write_nexus(data_root / "a.nxs", users=[{"name": "Ada", "facility_user_id": "u1"}])
+    nx.write_nexus(data_root / "b.nxs", users=[{"name": "Ada", "facility_user_id": "u1", "ORCID": "0000-0002-1825-0097",
+                                                "email": "ada@example.org"}])
+    ingest([str(data_root)], settings, engine, workers=1)  # both files in one batch
+    with engine.connect() as c:
+        people = c.execute(select(Person.orcid, Person.email)).all()
+    assert [tuple(p) for p in people] == [("0000-0002-1825-0097", "ada@example.org")]
+
+
+def test_placeholder_dates_reject_that_proposal_only(settings, engine, tmp_path):
+    export = tmp_path / "p.json"
+    write_json(export, [{"proposal_number": "OLD", "title": "t", "start_date": "0001-01-01"},
+                        {"proposal_number": "REL", "title": "t", "release_date": "0001-01-01"},
+                        {"proposal_number": "OK", "title": "t", "end_date": "2020-01-01"}])
+    settings = settings.model_copy(update={"facility_timezone": "Europe/Berlin"})
+    report = import_proposals(export, settings, engine)
+    assert report.created == 1
+    assert {position for position, _ in report.failed} == {"proposal #1", "proposal #2"}
+    assert all("placeholder" in reason for _, reason in report.failed)

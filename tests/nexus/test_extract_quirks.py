@@ -52,3 +52,17 @@ def test_placeholder_dates_are_not_acquisition_times(tmp_path, placeholder):
     entry = extract_file(path, OPTIONS).entries[0]
     assert entry.time_source == "file modification time"
     assert entry.time_raw == placeholder
+
+
+def test_a_name_only_suggests_what_a_field_measures(tmp_path):
+    path = write_nexus(tmp_path / "ramp.nxs")
+    with h5py.File(path, "a") as f:
+        f["entry/sample/temperature_ramp_rate"] = 2.0
+        f["entry/sample/temperature_ramp_rate"].attrs["units"] = "K/min"
+        f["entry/sample/temperature_setpoint"] = 20.0
+        f["entry/sample/temperature_setpoint"].attrs["units"] = "C"  # Celsius, read as such by the name
+    record = extract_file(path, OPTIONS)
+    found = {p.name: p for p in record.entries[0].parameters}
+    assert found["sample/temperature_ramp_rate"].si_value == pytest.approx(2.0 / 60)
+    assert found["sample/temperature_setpoint"].si_value == pytest.approx(293.15)
+    assert not [w for w in record.warnings if "ramp" in w]

@@ -22,7 +22,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pancommons.config import Settings
 from pancommons.db.tables import DataFile, IngestRun, utcnow
-from pancommons.ingest.scan import DataRoots, LocatedFile, ScanProblem, walk_files
+from pancommons.ingest.scan import DataRoots, LocatedFile, ScanProblem, path_state, walk_files
 from pancommons.ingest.links import resolve_derivations
 from pancommons.ingest.writer import CatalogueWriter
 from pancommons.model import FileRecord
@@ -129,7 +129,7 @@ def count_candidates(paths: Sequence[str], settings: Settings) -> int:
 def check_paths(paths: Sequence[str], settings: Settings) -> DataRoots:
     """Refuse a run that could do nothing, with the reason and what to do about it."""
     roots = DataRoots(settings.data_roots)
-    existing = [path for path in paths if os.path.lexists(path)]
+    existing = [path for path in paths if path_state(path) != "vanished"]
     if not existing:
         raise NothingToDo(f"{paths[0]}: no such file or directory")
     outside = [path for path in existing if not _under_roots(roots, path)]
@@ -317,9 +317,13 @@ def _mark_missing(connection, roots: DataRoots, paths: Sequence[str], report: In
 
 def _located(roots: DataRoots, paths: Sequence[str]) -> Iterator[tuple[str, str]]:
     for path in paths:
+        state = path_state(path)
         try:
-            # a path that vanished is located by its parent, which may still exist
-            yield roots.locate(os.path.abspath(path)) if os.path.lexists(path) else _locate_vanished(roots, path)
+            if state == "ok":
+                yield roots.locate(os.path.abspath(path))
+            elif state == "vanished":  # located by its parent, which may still exist
+                yield _locate_vanished(roots, path)
+            # anything else (unreadable) is no scope at all: nothing under it is called deleted
         except ValueError:
             continue
 

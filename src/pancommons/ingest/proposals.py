@@ -27,7 +27,7 @@ from pancommons.ingest.links import link_proposals
 from pancommons.ingest.shared_rows import SharedRows, fit, normalise_orcid
 from pancommons.ingest.writer import add_years
 from pancommons.model import PersonRecord
-from pancommons.times import facility_zone
+from pancommons.times import facility_zone, plausible
 
 
 class ProposalFileError(ValueError):
@@ -85,6 +85,15 @@ class ProposalIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, coerce_numbers_to_str=True)
 
     _clean = field_validator("*", mode="before")(classmethod(lambda cls, value: _without_nul(value)))
+
+    @field_validator("start_date", "end_date", "release_date")
+    @classmethod
+    def _plausible_date(cls, value):
+        if value is not None:
+            moment = value if isinstance(value, datetime) else datetime.combine(value, time(0, 0))
+            if not plausible(moment):
+                raise ValueError(f"{value.isoformat()} is a placeholder, not a date of this proposal")
+        return value
 
     proposal_number: str = Field(min_length=1, max_length=255)
     title: str = Field(min_length=1)
@@ -222,7 +231,7 @@ def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportRe
                     outcome, document_id = _upsert(connection, rows, proposal, file_facility, settings)
             except (OperationalError, InterfaceError):
                 raise
-            except SQLAlchemyError as error:
+            except (SQLAlchemyError, ValueError, OverflowError) as error:
                 rows.forget()
                 reason = str(getattr(error, "orig", error)).strip().splitlines()[0][:300]
                 report.failed.append((position, f"the catalogue could not store it: {reason}"))

@@ -67,17 +67,36 @@ def walk_files(paths: Sequence[str], roots: DataRoots, suffixes: Sequence[str]) 
     tops = scanned_directories(paths)
     seen_dirs: set[str] = set()
     for path in paths:
+        state = path_state(path)
+        if state == "vanished":
+            yield ScanProblem(os.path.abspath(path), "no such file or directory")
+            continue
+        if state != "ok":
+            # unreadable is not gone: nothing below it may be called deleted
+            yield ScanProblem(os.path.abspath(path), state, unlisted_directory=True)
+            continue
         real = os.path.realpath(path)
-        if any(real != top and _inside(real, top) for top in tops):
-            continue  # named, but also below another scanned directory
-        if os.path.isdir(path):
+        is_dir = os.path.isdir(path)
+        below_another = any(real != top and _inside(real, top) for top in tops)
+        if below_another and (is_dir or _matches(os.path.basename(path), suffixes)):
+            continue  # the walk of the directory above reaches it anyway
+        if is_dir:
             if real in seen_dirs:
                 continue
             yield from _walk_dir(path, roots, suffixes, seen_dirs, tops)
-        elif os.path.lexists(path):
-            yield _locate(path, roots)
         else:
-            yield ScanProblem(os.path.abspath(path), "no such file or directory")
+            yield _locate(path, roots)
+
+
+def path_state(path: str) -> str:
+    """'ok', 'vanished' (really not there), or why it cannot be looked at (permission, stale mount)."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        return "vanished"
+    except OSError as error:
+        return f"cannot read ({error.strerror or error})"
+    return "ok"
 
 
 def scanned_directories(paths: Sequence[str]) -> list[str]:

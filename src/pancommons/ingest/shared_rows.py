@@ -97,6 +97,21 @@ def fit(table, row: dict) -> dict:
     return row
 
 
+def _exclusive_kind(key: str) -> str | None:
+    """The kind of identifier a person has at most one of: an ORCID; a user id per facility."""
+    if key.startswith("orcid:"):
+        return "orcid:"
+    if key.startswith("user:"):
+        return key[: key.rindex(":") + 1]  # user:<facility>:
+    return None  # e-mail addresses and names may be shared
+
+
+def _contradicts(keys: list[str], known: set[str]) -> bool:
+    """True when a record and a person disagree on an identifier only one person can hold."""
+    theirs = {kind: key for key in known if (kind := _exclusive_kind(key))}
+    return any((kind := _exclusive_kind(key)) in theirs and theirs[kind] != key for key in keys)
+
+
 class SharedRows:
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -164,6 +179,9 @@ class SharedRows:
     _KNOWN_KEYS = select(PersonIdentifier.key, PersonIdentifier.person_id).where(
         PersonIdentifier.key.in_(bindparam("keys", expanding=True))
     )
+    _KEYS_OF = select(PersonIdentifier.key, PersonIdentifier.person_id).where(
+        PersonIdentifier.person_id.in_(bindparam("ids", expanding=True))
+    )
     _COMPLETE_PERSON = (
         update(Person)
         .where(Person.id == bindparam("person_id"))
@@ -192,6 +210,12 @@ class SharedRows:
         owners: dict[str, object] = {}
         for start in range(0, len(wanted), 500):
             owners.update(connection.execute(self._KNOWN_KEYS, {"keys": wanted[start : start + 500]}).all())
+        # every identifier of the people found, to tell a namesake from the same person
+        keys_of: dict[object, set[str]] = {}
+        found_ids = sorted(set(owners.values()))
+        for start in range(0, len(found_ids), 500):
+            for key, owner in connection.execute(self._KEYS_OF, {"ids": found_ids[start : start + 500]}):
+                keys_of.setdefault(owner, set()).add(key)
         created: list[dict] = []  # persons to create; ("new", n) stands for the n-th until it has an id
         completions: list[dict] = []
         new_keys: list[tuple[str, object]] = []
@@ -205,8 +229,11 @@ class SharedRows:
                 "facility_user_id": person.facility_user_id,
                 "email": person.email,
             })
-            # the strongest identifier decides who it is
+            # the strongest identifier decides who it is, unless that someone has another
+            # ORCID or user id (a shared group mailbox does not make two people one)
             owner = next((owners[key] for key in keys if key in owners), None)
+            if owner is not None and _contradicts(keys, keys_of.get(owner, set())):
+                owner = None
             if owner is None:
                 owner = ("new", len(created))
                 created.append(details)
@@ -214,10 +241,16 @@ class SharedRows:
                 # fill what the known person lacks from what this record says; never overwrite
                 details.pop("full_name")
                 completions.append({"person_id": owner, **details})
+            else:  # someone first met earlier in this same call
+                person_row = created[owner[1]]
+                for column, value in details.items():
+                    if value and not person_row.get(column):
+                        person_row[column] = value
             for key in keys:
                 if key not in owners:  # an identifier already held by someone else stays theirs
                     owners[key] = owner
                     new_keys.append((key, owner))
+                    keys_of.setdefault(owner, set()).add(key)
             owners_of[index] = owner
         ids: list[int] = []
         if created:

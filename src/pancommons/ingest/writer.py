@@ -221,6 +221,7 @@ class CatalogueWriter:
                 owners.append(file_id)
         dataset_ids = []
         if dataset_rows:
+            self._avoid_taken_pids(connection, dataset_rows)
             dataset_ids = connection.execute(
                 insert(Dataset).returning(Dataset.id, sort_by_parameter_order=True), dataset_rows
             ).scalars().all()
@@ -242,6 +243,7 @@ class CatalogueWriter:
             values = self._dataset_values(connection, located, record, entry, file_id)
             dataset_id = current.pop(entry.entry_path, None)
             if dataset_id is None:
+                self._avoid_taken_pids(connection, [values])
                 dataset_id = connection.execute(insert(Dataset).returning(Dataset.id), values).scalar_one()
             else:
                 values.pop("pid")
@@ -250,6 +252,15 @@ class CatalogueWriter:
         if current:  # entries that left the file
             connection.execute(delete(Dataset).where(Dataset.id.in_(list(current.values()))))
         return dataset_ids
+
+    def _avoid_taken_pids(self, connection: Connection, rows: list[dict]) -> None:
+        """A pid is derived from where a file is; a file that moved away keeps its pids, so a
+        new file at its old path gets fresh ones (a pid, once given, is never given again)."""
+        wanted = [row["pid"] for row in rows]
+        taken = set(connection.execute(select(Dataset.pid).where(Dataset.pid.in_(wanted))).scalars())
+        for row in rows:
+            if row["pid"] in taken:
+                row["pid"] = f"{self.prefix}/{uuid.uuid4().hex[:20]}"
 
     def _update_dataset(self, connection: Connection, dataset_id: int, values: dict) -> None:
         before = connection.execute(
@@ -373,7 +384,8 @@ class CatalogueWriter:
         """A raw file named by a processed one (relative to its directory, or absolute),
         as a path relative to the processed file's data root."""
         directory = os.path.dirname(os.path.join(located.data_root, located.relative))  # where it really is
-        target = os.path.normpath(os.path.join(directory, reference))
+        # resolved like the roots are, so a reference through a link to the storage still lands inside
+        target = os.path.realpath(os.path.join(directory, reference))
         root = located.data_root.rstrip(os.sep) + os.sep
         if not target.startswith(root):
             return None

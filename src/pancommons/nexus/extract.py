@@ -334,7 +334,8 @@ def default_plot(tree: Tree, entry: Node) -> str | None:
 
 
 def _add_measured(
-    tree: Tree, record: EntryRecord, taken: set[str], name: str, node: Node | None, expect: str | None
+    tree: Tree, record: EntryRecord, taken: set[str], name: str, node: Node | None, expect: str | None,
+    expect_from_name: bool = False,
 ) -> bool:
     if name in taken or node is None:
         return False
@@ -343,6 +344,9 @@ def _add_measured(
         return False
     unit = _unit(tree, node)
     si = normalise(value, unit, expect)
+    if si is None and expect_from_name:
+        # the name only suggested the quantity (a "temperature_ramp_rate" is K/min): the unit decides
+        si, expect = normalise(value, unit, None), None
     if unit and si is None and expect:
         tree.warnings.append(f"{node.path}: unit {unit!r} is not a {expect}; kept without SI value")
     record.parameters.append(
@@ -477,6 +481,6 @@ def _extra_parameters(tree: Tree, entry: Node, record: EntryRecord, taken: set[s
                 if dataset_attr(child, "units", tree.warnings) is None:
                     continue
                 name = child.path[len(prefix):] if child.path.startswith(prefix) else child.path
-                if _add_measured(tree, record, taken, name, child, expected_dimension(name)):
+                if _add_measured(tree, record, taken, name, child, expected_dimension(name), expect_from_name=True):
                     added += 1
         level = next_level
