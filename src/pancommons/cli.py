@@ -42,8 +42,9 @@ def _friendly_errors():
         err.print(f"[red]error:[/red] cannot use the catalogue database: {error.orig}", highlight=False)
         raise typer.Exit(1) from None
     except SQLAlchemyError as error:
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        err.print(f"[red]error:[/red] the catalogue database refused the change: {reason}", highlight=False)
+        from pancommons.db.engine import database_reason
+
+        err.print(f"[red]error:[/red] the catalogue database refused the change: {database_reason(error)}", highlight=False)
         raise typer.Exit(1) from None
 
 
@@ -231,7 +232,8 @@ def _print_summary(summary, engine: Engine) -> None:
     out.print(
         f"{summary.datasets} datasets ({summary.raw} raw, {summary.processed} processed; "
         f"{summary.public} public, {summary.embargoed} under embargo), "
-        f"{summary.proposals} proposals, {summary.files} files ({_human_bytes(summary.bytes)})"
+        f"{summary.proposals} proposals ({summary.datasets_with_proposal} datasets name one), "
+        f"{summary.files} files ({_human_bytes(summary.bytes)})"
         + (f", {summary.missing_files} missing on disk" if summary.missing_files else "")
     )
     if summary.by_instrument:

@@ -107,17 +107,3 @@ class FileRecord:
     arrays_total: int = 0
     filters: list[str] = field(default_factory=list)  # every compression/check filter the file uses
     warnings: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class ProposalRecord:
-    proposal_number: str
-    title: str
-    summary: str | None = None
-    start_date: datetime | None = None
-    end_date: datetime | None = None
-    release_date: datetime | None = None
-    keywords: list[str] = field(default_factory=list)
-    doi: str | None = None
-    facility: str | None = None
-    members: list[PersonRecord] = field(default_factory=list)

@@ -117,7 +117,3 @@ def _parse_loosely(raw: str) -> datetime | None:
         # a date without a time of day: midnight, not the sentinel's hour
         return first.replace(hour=0, minute=0, second=0, microsecond=0)
     return first
-
-
-def to_utc(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc)

@@ -13,6 +13,12 @@ class DatabaseUrlError(ValueError):
     pass
 
 
+def database_reason(error: Exception) -> str:
+    """The database's own one-line reason for refusing a statement, for reports."""
+    original = getattr(error, "orig", None) or error
+    return str(original).strip().splitlines()[0][:300]
+
+
 def make_engine(url: str) -> Engine:
     try:
         parsed = make_url(url)

@@ -30,6 +30,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from pancommons.model import StorageTier
+
 
 class UTCDateTime(TypeDecorator):
     """Timezone-aware datetimes stored in UTC on every backend.
@@ -170,7 +172,7 @@ class DataFile(Base):
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     checksum: Mapped[str] = mapped_column(String(128), index=True)  # finds a moved file by its bytes
     checksum_algorithm: Mapped[str] = mapped_column(String(32))
-    storage_tier: Mapped[str] = mapped_column(String(16), default="disk")
+    storage_tier: Mapped[str] = mapped_column(String(16), default=StorageTier.DISK.value)
     state: Mapped[str] = mapped_column(String(16), default="present")  # present | missing
     filters: Mapped[list] = mapped_column(JSON, default=list)
     arrays: Mapped[list] = mapped_column(JSON, default=list)  # per HDF5 array: path, shape, dtype, chunks, filters

@@ -21,6 +21,7 @@ from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from pancommons.config import Settings
+from pancommons.db.engine import database_reason
 from pancommons.db.tables import DataFile, IngestRun, utcnow
 from pancommons.ingest.scan import DataRoots, LocatedFile, ScanProblem, path_state, walk_files
 from pancommons.ingest.links import resolve_derivations
@@ -212,17 +213,13 @@ def _write(writer: CatalogueWriter, batch, report: IngestReport, advance) -> Non
             except (OperationalError, InterfaceError):
                 raise
             except Exception as refused:  # noqa: BLE001
-                report.fail(located.path, f"the catalogue could not store it: {_database_reason(refused)}")
+                report.fail(located.path, f"the catalogue could not store it: {database_reason(refused)}")
     for outcome in outcomes:
         report.new += outcome.new
         report.updated += outcome.updated
         report.unchanged += outcome.unchanged
     advance(len(batch))
 
-
-def _database_reason(error: Exception) -> str:
-    original = getattr(error, "orig", None) or error
-    return str(original).strip().splitlines()[0][:300]
 
 
 def _changed_files(

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from pancommons.config import Settings
+from pancommons.db.engine import database_reason
 from pancommons.db.tables import Document, Member, utcnow
 from pancommons.ingest.links import link_proposals
 from pancommons.ingest.shared_rows import SharedRows, fit, normalise_orcid
@@ -233,8 +234,7 @@ def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportRe
                 raise
             except (SQLAlchemyError, ValueError, OverflowError) as error:
                 rows.forget()
-                reason = str(getattr(error, "orig", error)).strip().splitlines()[0][:300]
-                report.failed.append((position, f"the catalogue could not store it: {reason}"))
+                report.failed.append((position, f"the catalogue could not store it: {database_reason(error)}"))
                 continue
             setattr(report, outcome, getattr(report, outcome) + 1)
             if outcome != "unchanged":

@@ -16,6 +16,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+from datetime import datetime, timezone
 
 from pancommons.model import (
     DatasetKind,
@@ -87,7 +88,7 @@ def extract_file(path: str | os.PathLike, options: ExtractOptions) -> FileRecord
         record.warnings = tree.warnings
         return record
     except OSError as error:
-        raise ExtractionError(f"HDF5 error while reading ({hdf5_tree._short(error)})") from None
+        raise ExtractionError(f"HDF5 error while reading ({hdf5_tree.short_error(error)})") from None
     finally:
         fid.close()
 
@@ -248,8 +249,6 @@ def _times(tree: Tree, entry: Node, record: EntryRecord, mtime_ns: int, zone: st
         if parsed is not None and parsed.value is not None:
             record.start_time, record.time_source = parsed.value, "file_time"
         else:
-            from datetime import datetime, timezone
-
             record.start_time = datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc)
             record.time_source = "file modification time"
 

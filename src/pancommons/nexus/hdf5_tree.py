@@ -164,7 +164,7 @@ def _read_attr(oid, name: bytes, where: str, warnings: list[str]) -> object:
         array = np.empty(space.shape, dtype=dtype)
         attr.read(array, mtype=_memory_type(type_id))
     except (TypeError, ValueError, OSError, RuntimeError, KeyError) as error:
-        warnings.append(f"{label}: unreadable attribute ({_short(error)})")
+        warnings.append(f"{label}: unreadable attribute ({short_error(error)})")
         return None
     value = python_value(array, label, warnings)
     if _text_size(value) > MAX_ATTR_BYTES:  # variable-length text hides its size until read
@@ -233,7 +233,7 @@ def _read_value(node: Node, warnings: list[str]) -> object:
         array = np.empty(node.shape, dtype=dtype)
         dataset.read(h5s.ALL, h5s.ALL, array, mtype=_memory_type(type_id))
     except (OSError, TypeError, ValueError, KeyError, RuntimeError) as error:
-        warnings.append(f"{node.path}: unreadable value ({_short(error)})")
+        warnings.append(f"{node.path}: unreadable value ({short_error(error)})")
         return None
     value = python_value(array, node.path, warnings)
     if _text_size(value) > MAX_VALUE_BYTES:
@@ -274,7 +274,7 @@ def open_file(path: str) -> h5f.FileID:
     except OSError as error:
         if not _has_signature(path):
             raise NotHDF5("not an HDF5 file (no HDF5 signature)") from None
-        raise NotHDF5(f"unreadable HDF5 file, truncated or corrupt ({_short(error)})") from None
+        raise NotHDF5(f"unreadable HDF5 file, truncated or corrupt ({short_error(error)})") from None
 
 
 def _has_signature(path: str) -> bool:
@@ -292,7 +292,7 @@ def _has_signature(path: str) -> bool:
             offset = 512 if offset == 0 else offset * 2
 
 
-def _short(error: Exception) -> str:
+def short_error(error: Exception) -> str:
     text = str(error)
     return text if len(text) < 200 else text[:200] + "…"
 
@@ -346,7 +346,7 @@ def walk(fid: h5f.FileID, file_dir: str) -> Tree:
             try:
                 child = h5o.open(gid, raw_name)
             except (KeyError, OSError) as error:
-                warnings.append(f"{child_path}: cannot be opened ({_short(error)})")
+                warnings.append(f"{child_path}: cannot be opened ({short_error(error)})")
                 continue
             first_path[address] = child_path
             if isinstance(child, h5py.h5g.GroupID):
@@ -363,7 +363,7 @@ def _visit_dataset(tree: Tree, dataset: h5d.DatasetID, path: str) -> None:
         empty = space.get_simple_extent_type() == h5s.NULL  # h5py.Empty: a dataset with no value at all
         shape = () if empty else space.shape
     except (OSError, TypeError, ValueError, RuntimeError) as error:
-        tree.warnings.append(f"{path}: unreadable dataset header ({_short(error)})")
+        tree.warnings.append(f"{path}: unreadable dataset header ({short_error(error)})")
         return
     tree.nodes[path] = Node(path, False, shape=shape, dataset_id=None if empty else dataset)
     if empty:
@@ -375,7 +375,7 @@ def _visit_dataset(tree: Tree, dataset: h5d.DatasetID, path: str) -> None:
             try:
                 tree.arrays.append(_layout(dataset, path, shape))
             except (OSError, TypeError, ValueError) as error:
-                tree.warnings.append(f"{path}: unreadable dataset layout ({_short(error)})")
+                tree.warnings.append(f"{path}: unreadable dataset layout ({short_error(error)})")
 
 
 def _check_links(tree: Tree, file_dir: str) -> None:
