@@ -101,13 +101,15 @@ def _checksum(path: str, algorithm: str) -> str:
 # --- navigation --------------------------------------------------------------
 
 
-def _nx_class(node: Node | None) -> str | None:
-    if node is None:
-        return None
-    value = node.attrs.get("NX_class")
+def _name_attr(value: object) -> str | None:
+    """An attribute naming something (NX_class, units, default), stored as text or a 1-element array."""
     if isinstance(value, list):
         value = value[0] if value else None
-    return value if isinstance(value, str) else None
+    return value if isinstance(value, str) and value else None
+
+
+def _nx_class(node: Node | None) -> str | None:
+    return _name_attr(node.attrs.get("NX_class")) if node is not None else None
 
 
 def _children(tree: Tree, group: Node) -> list[Node]:
@@ -178,13 +180,7 @@ def _number(tree: Tree, node: Node | None) -> float | None:
 
 
 def _unit(tree: Tree, node: Node) -> str | None:
-    unit = dataset_attr(node, "units", tree.warnings)
-    if isinstance(unit, list):
-        unit = unit[0] if unit else None
-    if not isinstance(unit, str):
-        return None
-    unit = unit.strip()
-    return unit or None
+    return _name_attr(dataset_attr(node, "units", tree.warnings))
 
 
 # --- one entry ---------------------------------------------------------------
@@ -322,10 +318,8 @@ def default_plot(tree: Tree, entry: Node) -> str | None:
             break
         if _nx_class(node) == "NXdata":
             return node.path
-        name = node.attrs.get("default")
-        if isinstance(name, list):
-            name = name[0] if name else None
-        if not isinstance(name, str) or not name:
+        name = _name_attr(node.attrs.get("default"))
+        if name is None:
             break
         node = resolve(tree, f"{node.path.rstrip('/')}/{name}")
     data_groups = _groups_of_class(tree, entry, "NXdata", depth=2)
