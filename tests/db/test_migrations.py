@@ -5,14 +5,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from pancommons.db.migrate import current_revision, head_revision, upgrade
+from pancommons.db.migrate import current_revision, is_declared_name, head_revision, upgrade
 from pancommons.db.tables import Base
 
 
 def test_migrated_schema_matches_the_tables(engine):
     assert current_revision(engine) == head_revision()
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_name": is_declared_name})
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
 

@@ -27,8 +27,11 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql import column as text_column
+from sqlalchemy.sql import func
 
 from pancommons.model import StorageTier
 
@@ -59,6 +62,13 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+# Titles, names and pids sort byte-wise on both backends ("C" collation on
+# PostgreSQL, SQLite's default BINARY): the API orders by them, a federation
+# merges the orders of many nodes, and both need one agreed order.
+SortableText = Text().with_variant(Text(collation="C"), "postgresql")
+SortableString = String(255).with_variant(String(255, collation="C"), "postgresql")
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -81,8 +91,8 @@ class Instrument(Base):
     __table_args__ = (UniqueConstraint("facility", "name"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pid: Mapped[str] = mapped_column(String(255), unique=True)
-    name: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[str] = mapped_column(SortableString, unique=True)
+    name: Mapped[str] = mapped_column(SortableString)
     facility: Mapped[str] = mapped_column(String(255), default="")
 
 
@@ -90,8 +100,11 @@ class Technique(Base):
     __tablename__ = "techniques"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pid: Mapped[str] = mapped_column(String(255), unique=True)  # PaNET IRI
+    pid: Mapped[str] = mapped_column(String(255), unique=True)  # the PaNET IRI for techniques ingestion found
     name: Mapped[str] = mapped_column(String(255))
+    # The PaNET term this technique is, when known: deep technique filters
+    # match it and every term the ontology classifies under the one asked for.
+    panet_id: Mapped[str | None] = mapped_column(String(255), index=True)
 
 
 class Affiliation(Base):
@@ -114,6 +127,8 @@ class Person(Base):
     __tablename__ = "persons"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The id another catalogue gave this person (import-panosc); the API shows it, else the row id.
+    pid: Mapped[str | None] = mapped_column(String(255), unique=True)
     full_name: Mapped[str] = mapped_column(String(500))
     first_name: Mapped[str | None] = mapped_column(String(255))
     last_name: Mapped[str | None] = mapped_column(String(255))
@@ -139,12 +154,13 @@ class Document(Base):
     """A proposal (from the user office) or a publication."""
 
     __tablename__ = "documents"
+    __table_args__ = (Index("ix_documents_title_order", func.lower(text_column("title")), "pid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pid: Mapped[str] = mapped_column(String(255), unique=True)
+    pid: Mapped[str] = mapped_column(SortableString, unique=True)
     type: Mapped[str] = mapped_column(String(64), default="proposal")
     proposal_number: Mapped[str | None] = mapped_column(String(255), unique=True)
-    title: Mapped[str] = mapped_column(Text)
+    title: Mapped[str] = mapped_column(SortableText)
     summary: Mapped[str | None] = mapped_column(Text)
     doi: Mapped[str | None] = mapped_column(String(255))
     facility: Mapped[str | None] = mapped_column(String(255))
@@ -185,10 +201,11 @@ class DataFile(Base):
 
 class Dataset(Base):
     __tablename__ = "datasets"
+    __table_args__ = (Index("ix_datasets_title_order", func.lower(text_column("title")), "pid"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    pid: Mapped[str] = mapped_column(String(255), unique=True)
-    title: Mapped[str] = mapped_column(Text)
+    pid: Mapped[str] = mapped_column(SortableString, unique=True)
+    title: Mapped[str] = mapped_column(SortableText)
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
     creation_date: Mapped[datetime] = mapped_column(UTCDateTime)  # start of acquisition
     end_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -303,3 +320,39 @@ class IngestRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paths: Mapped[list] = mapped_column(JSON, default=list)
     summary: Mapped[dict] = mapped_column(JSON, default=dict)  # counts and the first failures
+
+
+def _tsvector_index(name: str) -> Index:
+    # PostgreSQL's full-text index over the body.  The tokens are already
+    # normalised, so the 'simple' configuration (lower-casing, no stemming)
+    # keeps them as written.  SQLite's FTS5 twin is made by the migration.
+    return Index(name, text("to_tsvector('simple', body)"), postgresql_using="gin").ddl_if(dialect="postgresql")
+
+
+class DatasetText(Base):
+    """The words a dataset is found by, as the text index reads them.
+
+    ``body`` holds the tokens of the dataset's title, proposal, samples,
+    techniques, instrument, parameters and members (``query.text.tokens``),
+    each wrapped in spaces so term frequencies can be counted by string
+    search; SQLite indexes it with FTS5, PostgreSQL with a GIN tsvector.
+    """
+
+    __tablename__ = "dataset_text"
+    __table_args__ = (_tsvector_index("ix_dataset_text_tsv"),)
+
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    length: Mapped[int] = mapped_column(Integer)  # tokens, for BM25's length normalisation
+
+
+class DocumentText(Base):
+    """The words a document (proposal, publication) is found by; see DatasetText."""
+
+    __tablename__ = "document_text"
+    __table_args__ = (_tsvector_index("ix_document_text_tsv"),)
+
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id", ondelete="CASCADE"), primary_key=True)
+    body: Mapped[str] = mapped_column(Text)
+    length: Mapped[int] = mapped_column(Integer)
+

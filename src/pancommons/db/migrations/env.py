@@ -3,6 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
+from pancommons.db.migrate import is_declared_name
 from pancommons.db.tables import Base
 
 config = context.config
@@ -17,6 +18,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",  # SQLite alters tables by copying
             compare_type=True,
+            include_name=is_declared_name,
         )
         with context.begin_transaction():
             context.run_migrations()
