@@ -228,6 +228,18 @@ def to_si(value: float, unit: str, expect: str | None = None) -> Normalised:
     return Normalised(value * scale + offset, target)
 
 
+def si_conversion(unit: str) -> tuple[float, float, str]:
+    """(scale, offset, SI unit) of a unit a query names: SI = value * scale + offset."""
+    return _si_conversion(unit, None)
+
+
+def from_si(si_value: float, unit: str) -> float:
+    """An SI value expressed in ``unit``, rounded to 12 significant digits so a
+    round trip is exact as written: 293.15 K comes back as 20 °C, not 19.999999999999977."""
+    scale, offset, _ = _si_conversion(unit, None)
+    return float(f"{(si_value - offset) / scale:.12g}")
+
+
 def normalise(value: float, unit: str | None, expect: str | None = None) -> Normalised | None:
     """SI form of a measured value, or None when its unit is missing, unknown or of the wrong kind."""
     if unit is None or not math.isfinite(value):

@@ -8,6 +8,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from pancommons.query.regexp import sqlite_regexp
+
 
 class DatabaseUrlError(ValueError):
     pass
@@ -19,14 +21,15 @@ def database_reason(error: Exception) -> str:
     return str(original).strip().splitlines()[0][:300]
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, reader: bool = False) -> Engine:
+    """An engine for ``url``; ``reader`` engines (the API's) never take SQLite's write lock."""
     try:
         parsed = make_url(url)
     except ArgumentError as error:
         raise DatabaseUrlError(f"invalid database URL {url!r}: {error}") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, reader)
     if backend == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")  # psycopg 3, the [postgres] extra
@@ -37,7 +40,7 @@ def make_engine(url: str) -> Engine:
     raise DatabaseUrlError(f"unsupported database {backend!r}: use sqlite:///PATH or postgresql://...")
 
 
-def _sqlite_engine(url) -> Engine:
+def _sqlite_engine(url, reader: bool) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
@@ -52,10 +55,15 @@ def _sqlite_engine(url) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")  # durable at each checkpoint; safe with WAL
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
+        cursor.execute("PRAGMA case_sensitive_like=ON")  # LIKE as PostgreSQL has it; ilike lower-cases both sides
         cursor.close()
+        # The search API's regexp operator; patterns are checked safe before they get here (query/regexp.py).
+        dbapi_connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")  # take the write lock up front: no upgrade deadlocks
+        # Writers take the write lock up front (no upgrade deadlocks); readers
+        # read a snapshot beside them, as WAL allows.
+        connection.exec_driver_sql("BEGIN" if reader else "BEGIN IMMEDIATE")
 
     return engine
