@@ -22,6 +22,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+# The ontology's public source table; the project never ships the ontology itself.
+PANET_RELEASE = "https://raw.githubusercontent.com/ExPaNDS-eu/ExPaNDS-experimental-techniques-ontology/master/source/PaNET.csv"
+
 
 def default_home() -> Path:
     return Path(platformdirs.user_data_dir("pancommons", appauthor=False))
@@ -69,6 +72,12 @@ class Settings(BaseSettings):
     ingest_batch_size: int = Field(default=200, ge=1, le=100_000, description="files per database transaction")
     ingest_workers: int = Field(default=0, ge=0, le=256, description="extraction processes; 0 = one per core")
     max_parameters_per_entry: int = Field(default=64, ge=0, le=10_000)
+    panet_source: str | None = Field(
+        default=PANET_RELEASE,
+        description="PaNET technique ontology: a path or URL of PaNET.csv (ROBOT table) or a reasoned OWL file; "
+        "classified once and cached in home/cache. Empty: technique filters match exact names and pids only",
+    )
+    serve_workers: int = Field(default=1, ge=1, le=64, description="API worker processes for `pancommons serve`")
 
     @field_validator("data_roots", mode="before")
     @classmethod

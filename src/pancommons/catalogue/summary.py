@@ -6,7 +6,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, case, func, select
 
-from pancommons.db.tables import DataFile, Dataset, DatasetTechnique, Document, Instrument, Technique
+from pancommons.db.tables import (
+    DataFile,
+    Dataset,
+    DatasetTechnique,
+    Document,
+    Instrument,
+    Technique,
+)
 
 
 @dataclass

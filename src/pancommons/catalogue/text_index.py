@@ -43,6 +43,25 @@ def refresh(executor, *, dataset_ids: Sequence[int] = (), document_ids: Sequence
         _replace(executor, t.DocumentText, t.DocumentText.document_id, chunk, _document_texts(executor, chunk))
 
 
+def refresh_with_documents(executor, dataset_ids: Sequence[int]) -> None:
+    """After datasets changed: them, and the documents that show their titles."""
+    documents = _linked(executor, t.DocumentDataset.document_id, t.DocumentDataset.dataset_id, dataset_ids)
+    refresh(executor, dataset_ids=dataset_ids, document_ids=documents)
+
+
+def refresh_documents_with_datasets(executor, document_ids: Sequence[int]) -> None:
+    """After documents changed: them, and the datasets that carry their words."""
+    datasets = _linked(executor, t.DocumentDataset.dataset_id, t.DocumentDataset.document_id, document_ids)
+    refresh(executor, dataset_ids=datasets, document_ids=document_ids)
+
+
+def _linked(executor, wanted, given, ids: Sequence[int]) -> list[int]:
+    found: set[int] = set()
+    for chunk in _chunks(ids):
+        found.update(executor.execute(select(wanted).where(given.in_(chunk))).scalars())
+    return sorted(found)
+
+
 def rebuild(executor) -> tuple[int, int]:
     """Recompute every text row (after a bulk load, or to repair); returns (datasets, documents)."""
     dataset_ids = list(executor.execute(select(t.Dataset.id)).scalars())

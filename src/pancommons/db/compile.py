@@ -13,9 +13,10 @@ document row a query touches, at any depth.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import (
     ColumnElement,
@@ -287,7 +288,7 @@ class Compiler:
     def _technique_is(self, alias: FromClause, field: str, value: str) -> ColumnElement[bool]:
         own = alias.c[field] == value
         iri = self.techniques.resolve(value) if self.techniques else None
-        if iri is None:
+        if iri is None or not _is_technique_term(iri):
             return own
         subtree = sorted(self.techniques.descendants(iri))
         return or_(own, alias.c.panet_id.in_(subtree))
@@ -335,6 +336,12 @@ class Compiler:
         key = "pid" if "pid" in model.fields else "id"
         clauses.append(alias.c[key].asc())
         return clauses
+
+
+def _is_technique_term(iri: str) -> bool:
+    """PaNET's techniques are PaNET0…; its specifier classes (the probe 'x-ray', PaNET2020…) are not
+    techniques, and a name that resolves to one must not widen a technique filter."""
+    return iri.rsplit("/", 1)[-1].startswith("PaNET0")
 
 
 def _reciprocal(node: Quantity, twin_unit: str) -> Quantity:
@@ -398,4 +405,4 @@ def _regexp(expression: ColumnElement, pattern: Pattern, dialect: str) -> Column
     return func.regexp(source, expression) == 1
 
 
-__all__ = ["Compiler", "LINKS", "TABLES", "Visibility", "column", "ColumnClause"]
+__all__ = ["LINKS", "TABLES", "ColumnClause", "Compiler", "Visibility", "column"]

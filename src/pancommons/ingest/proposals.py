@@ -14,13 +14,14 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
+from pancommons.catalogue import text_index
 from pancommons.config import Settings
 from pancommons.db.engine import database_reason
 from pancommons.db.tables import Document, Member, utcnow
@@ -200,7 +201,7 @@ def _moment(value: datetime | date | None, zone: str) -> datetime | None:
         value = datetime.combine(value, time(0, 0))
     if value.tzinfo is None:
         value = value.replace(tzinfo=facility_zone(zone))
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportReport:
@@ -240,6 +241,7 @@ def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportRe
             if outcome != "unchanged":
                 touched.append(document_id)
         link_proposals(connection, document_ids=touched)
+        text_index.refresh_documents_with_datasets(connection, touched)
     return report
 
 
@@ -260,7 +262,7 @@ def _upsert(connection, rows: SharedRows, proposal: ProposalIn, file_facility: s
         "release_date": release,
         "license": settings.default_license,
         "keywords": proposal.keywords,
-        "is_public": bool(release and release <= datetime.now(timezone.utc)),
+        "is_public": bool(release and release <= datetime.now(UTC)),
     })
     members = [
         (

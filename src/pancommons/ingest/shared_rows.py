@@ -11,8 +11,16 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from pancommons.config import Settings
-from pancommons.db.tables import Affiliation, Instrument, Person, PersonIdentifier, Sample, Technique
+from pancommons.db.tables import (
+    Affiliation,
+    Instrument,
+    Person,
+    PersonIdentifier,
+    Sample,
+    Technique,
+)
 from pancommons.model import PersonRecord
+from pancommons.techniques import PANET_PREFIX
 
 _CACHE_SIZE = 20_000
 
@@ -164,7 +172,10 @@ class SharedRows:
 
     def technique_id(self, connection: Connection, iri: str, name: str) -> int:
         iri = iri[:255]
-        return self._cached("technique", iri, connection, {"pid": iri}, lambda: {"pid": iri, "name": name})
+        panet_id = iri if iri.startswith(PANET_PREFIX) else None
+        return self._cached(
+            "technique", iri, connection, {"pid": iri}, lambda: {"pid": iri, "name": name, "panet_id": panet_id}
+        )
 
     def sample_id(self, connection: Connection, name: str, formula: str | None, description: str | None) -> int:
         pid = f"{self.prefix}/sample/{_short_hash(name.lower(), formula)}"

@@ -15,11 +15,12 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from pancommons.catalogue import text_index
 from pancommons.config import Settings
 from pancommons.db.tables import (
     DataFile,
@@ -144,6 +145,8 @@ class CatalogueWriter:
                     outcome.new += len(new_items)
                 if touched:
                     self._write_children(connection, touched)
+                    changed = [dataset_id for *_, dataset_ids in touched for dataset_id in dataset_ids]
+                    text_index.refresh_with_documents(connection, changed)
         except Exception:
             self.rows.forget()
             raise
@@ -298,7 +301,7 @@ class CatalogueWriter:
         return fit(Dataset, {
             "pid": dataset_pid(self.prefix, located.data_root, located.relative, entry.entry_path),
             "title": entry.title,
-            "is_public": bool(embargo_until and embargo_until <= datetime.now(timezone.utc)),
+            "is_public": bool(embargo_until and embargo_until <= datetime.now(UTC)),
             "creation_date": entry.start_time,
             "end_date": entry.end_time,
             "size": record.size,

@@ -5,10 +5,10 @@ Revises:
 Create Date: 2026-11-23 23:07:17.365684
 """
 
-from alembic import op
 import sqlalchemy as sa
-import pancommons.db.tables
+from alembic import op
 
+import pancommons.db.tables
 
 revision = '0001'
 down_revision = None

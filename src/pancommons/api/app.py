@@ -1,0 +1,85 @@
+"""The FastAPI application: the PaNOSC Search API over one catalogue.
+
+``create_app()`` reads the settings (so ``uvicorn --factory`` and several
+worker processes each build their own), opens a reader engine and loads
+the PaNET ontology from its cache.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from fastapi import FastAPI
+
+from pancommons import __version__
+from pancommons.api import errors
+from pancommons.api.panosc import COLLECTIONS, router
+from pancommons.catalogue.search import Catalogue
+from pancommons.config import Settings, load_settings
+from pancommons.db.engine import make_engine
+from pancommons.db.migrate import upgrade
+
+log = logging.getLogger("pancommons.api")
+
+_CANONICAL = {name.lower(): name for name in COLLECTIONS}
+_COLLECTION_PATH = re.compile(r"^/api/([A-Za-z]+)(?=/|$)")
+
+
+def load_techniques(settings: Settings):
+    """The classified PaNET ontology, or None (with a warning) when it cannot be had."""
+    if not settings.panet_source:
+        return None
+    from pancommons.panet import OntologyError, load_ontology
+
+    try:
+        return load_ontology(settings.panet_source, settings.home / "cache")
+    except OntologyError as error:
+        log.warning("technique filters fall back to exact names and pids: %s", error)
+        return None
+
+
+class CaseInsensitiveCollections:
+    """ASGI middleware: /api/datasets, /api/DATASETS … reach /api/Datasets (pids keep their case)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            path = scope["path"]
+            match = _COLLECTION_PATH.match(path)
+            if match and match.group(1).lower() in _CANONICAL:
+                canonical = _CANONICAL[match.group(1).lower()]
+                rest = path[match.end():]
+                rest = re.sub(r"^(/count|/facets)$", lambda m: m.group(1).lower(), rest, flags=re.IGNORECASE)
+                rest = re.sub(r"(/files(/count)?)$", lambda m: m.group(1).lower(), rest, flags=re.IGNORECASE)
+                scope = dict(scope, path=f"/api/{canonical}{rest}")
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, catalogue: Catalogue | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    if catalogue is None:
+        writer = make_engine(settings.resolved_database_url)
+        upgrade(writer)  # a fresh catalogue serves (empty) at once
+        writer.dispose()
+        catalogue = Catalogue(make_engine(settings.resolved_database_url, reader=True), load_techniques(settings))
+    app = FastAPI(
+        title="pancommons — PaNOSC Search API",
+        version=__version__,
+        description=(
+            "The PaNOSC Search API over this facility's catalogue: Datasets, Documents and Instruments with "
+            "LoopBack-style JSON filters (`where`, `include` with `scope`, `limit`, `skip`, `fields`, `order`) and "
+            "a free-text `query`. Parameter filters with a `unit` are compared in SI; a wavelength filter also "
+            "finds datasets that recorded only the incident photon energy (E = hc/λ), and the other way round. "
+            "Technique filters match the PaNET term and everything classified under it. Anonymous callers see "
+            "public records only."
+        ),
+    )
+    app.state.catalogue = catalogue
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(router)
+    app.add_middleware(CaseInsensitiveCollections)
+    return app

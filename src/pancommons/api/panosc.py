@@ -1,0 +1,137 @@
+"""The PaNOSC Search API routes: Datasets, Documents, Instruments.
+
+Routes parse the query-string arguments into the filter tree and call the
+search service; they hold no query logic of their own.  Paths are served
+case-insensitively (see app.py) and pids may hold slashes, plain or %2F.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+
+from pancommons.catalogue.policy import ANONYMOUS, Caller
+from pancommons.catalogue.search import Catalogue
+from pancommons.catalogue.facets import facets
+from pancommons.query.filter import FilterError, load_json, parse_filter, parse_where_argument
+
+router = APIRouter(prefix="/api")
+
+COLLECTIONS = {"Datasets": "Dataset", "Documents": "Document", "Instruments": "Instrument"}
+
+FILTER_EXAMPLES = {
+    "page": {"summary": "A page, ordered", "value": '{"limit": 10, "skip": 20, "order": "title ASC"}'},
+    "technique": {
+        "summary": "Datasets by technique (PaNET subtree, by name or IRI)",
+        "value": '{"include": [{"relation": "techniques", "scope": {"where": {"name": "x-ray diffraction"}}}], "limit": 10}',
+    },
+    "wavelength": {
+        "summary": "Wavelength between 0.9 and 1.1 Å, asked in nm",
+        "value": '{"include": [{"relation": "parameters", "scope": {"where": {"and": [{"name": "incident_wavelength"}, '
+        '{"value": {"between": [0.09, 0.11]}}, {"unit": "nm"}]}}}], "limit": 10}',
+    },
+    "temperature": {
+        "summary": "Sample temperature below 100 K, asked in celsius",
+        "value": '{"include": [{"relation": "parameters", "scope": {"where": {"and": [{"name": "sample_temperature"}, '
+        '{"value": {"lt": -173.15}}, {"unit": "celsius"}]}}}]}',
+    },
+    "text": {"summary": "Free text, ranked", "value": '{"query": "lysozyme diffraction", "limit": 10}'},
+    "proposal": {
+        "summary": "Proposals with their datasets, techniques and parameters",
+        "value": '{"where": {"type": "proposal"}, "include": [{"relation": "datasets", "scope": {"include": '
+        '["techniques", "parameters"]}}], "limit": 5}',
+    },
+}
+WHERE_EXAMPLES = {
+    "title": {"summary": "Title containing a word", "value": '{"title": {"ilike": "%lysozyme%"}}'},
+    "date": {"summary": "Created in 2024", "value": '{"creationDate": {"between": ["2024-01-01", "2024-12-31T23:59:59Z"]}}'},
+}
+
+FilterArgument = Annotated[
+    str | None,
+    Query(description="LoopBack-style JSON filter: where, include (with scope), limit, skip, fields, order, query",
+          openapi_examples=FILTER_EXAMPLES),
+]
+WhereArgument = Annotated[str | None, Query(description="JSON where clause", openapi_examples=WHERE_EXAMPLES)]
+TextArgument = Annotated[str | None, Query(description="free-text query; results carry a score in (0, 1]")]
+
+
+def catalogue(request: Request) -> Catalogue:
+    return request.app.state.catalogue
+
+
+def caller(request: Request) -> Caller:
+    """Who is asking. Until accounts exist (their own issue) everyone is anonymous."""
+    return ANONYMOUS
+
+
+CatalogueDep = Annotated[Catalogue, Depends(catalogue)]
+CallerDep = Annotated[Caller, Depends(caller)]
+
+
+def _routes(collection: str, entity: str) -> None:
+    noun = entity.lower()
+
+    @router.get(f"/{collection}", summary=f"List {collection}", tags=[collection], name=f"list_{noun}")
+    def listing(store: CatalogueDep, who: CallerDep, filter: FilterArgument = None, query: TextArgument = None):
+        return store.find(parse_filter(entity, load_json(filter, "filter"), query=query), who)
+
+    @router.get(f"/{collection}/count", summary=f"Count {collection}", tags=[collection], name=f"count_{noun}")
+    def count(store: CatalogueDep, who: CallerDep, where: WhereArgument = None, query: TextArgument = None):
+        parsed = parse_where_argument(entity, load_json(where, "where"))
+        text = parse_filter(entity, None, query=query).query
+        return {"count": store.count(entity, parsed, who, text)}
+
+    if entity == "Dataset":
+        _file_routes(collection)
+        _facet_route(collection)
+
+    @router.get(f"/{collection}/{{pid:path}}", summary=f"One {entity} by pid", tags=[collection], name=f"get_{noun}")
+    def one(pid: str, store: CatalogueDep, who: CallerDep, filter: FilterArgument = None):
+        parsed = parse_filter(entity, load_json(filter, "filter"), include_only=True)
+        record = store.get(entity, pid, parsed.includes, who)
+        if record is None:
+            raise HTTPException(404, f"no {entity} with pid {pid!r}")
+        return record
+
+
+def _facet_route(collection: str) -> None:
+    @router.get(
+        f"/{collection}/facets",
+        summary="Facet counts for the datasets a filter selects (pancommons extension)",
+        tags=[collection],
+    )
+    def dataset_facets(
+        store: CatalogueDep,
+        who: CallerDep,
+        where: WhereArgument = None,
+        filter: Annotated[str | None, Query(description="a whole filter (where, include, query) instead of where")] = None,
+        query: TextArgument = None,
+    ):
+        if where is not None and filter is not None:
+            raise FilterError("where", "give either where or filter, not both")
+        raw = load_json(filter, "filter") if filter is not None else {"where": load_json(where, "where")}
+        if isinstance(raw, dict) and raw.get("where") is None:
+            raw.pop("where", None)
+        return facets(store, parse_filter("Dataset", raw, query=query), who)
+
+
+def _file_routes(collection: str) -> None:
+    @router.get(f"/{collection}/{{pid:path}}/files/count", summary="Count a dataset's files", tags=[collection])
+    def files_count(pid: str, store: CatalogueDep, who: CallerDep, where: WhereArgument = None):
+        found = store.files_count(pid, parse_where_argument("File", load_json(where, "where")), who)
+        if found is None:
+            raise HTTPException(404, f"no Dataset with pid {pid!r}")
+        return {"count": found}
+
+    @router.get(f"/{collection}/{{pid:path}}/files", summary="A dataset's files", tags=[collection])
+    def files(pid: str, store: CatalogueDep, who: CallerDep, filter: FilterArgument = None):
+        found = store.files(pid, parse_filter("File", load_json(filter, "filter")), who)
+        if found is None:
+            raise HTTPException(404, f"no Dataset with pid {pid!r}")
+        return found
+
+
+for _collection, _entity in COLLECTIONS.items():
+    _routes(_collection, _entity)

@@ -1,0 +1,281 @@
+"""The search service: lists, single records, counts and files, for a caller.
+
+The API and the portal call these; each call builds the SQL from the
+checked filter tree (db/compile.py), applies the caller's visibility
+(catalogue/policy.py) at every depth, and returns records in the PaNOSC
+shape (camelCase dicts), included relations nested inside.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from pancommons import units
+from pancommons.catalogue import policy
+from pancommons.catalogue.render import render
+from pancommons.db import tables as t
+from pancommons.db.compile import HC, TABLES, Compiler
+from pancommons.db.text_search import (
+    TEXT_TABLES,
+    CorpusStatistics,
+    matching_ids,
+    scored,
+)
+from pancommons.query.filter import Filter, Include, Node
+from pancommons.query.text import query_terms, tokens
+
+STATISTICS_TTL = 30.0  # seconds a node's corpus statistics are reused; ingest shifts them slowly
+
+
+class Catalogue:
+    """Read access to one catalogue database."""
+
+    def __init__(self, engine: Engine, techniques=None):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self.techniques = techniques
+        self._statistics: dict[tuple, tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def compiler(self, caller: policy.Caller, now: datetime | None = None) -> Compiler:
+        now = now or datetime.now(UTC)
+        return Compiler(self.dialect, policy.visibility_for(caller, now), self.techniques, now)
+
+    # --- lists ---------------------------------------------------------------------------
+
+    def find(self, query: Filter, caller: policy.Caller = policy.ANONYMOUS) -> list[dict]:
+        compiler = self.compiler(caller)
+        root = TABLES[query.entity]
+        condition = compiler.selection(query.entity, root, query.where, query.includes)
+        with self.engine.connect() as connection:
+            terms = query_terms(query.query) if query.query else []
+            if terms and query.entity == "Instrument":
+                rows, scores = self._instruments_by_text(connection, compiler, condition, query, terms)
+            elif terms:
+                stats = self.statistics(connection, query.entity, terms, caller, compiler)
+                ranked = scored(self.dialect, query.entity, terms, stats)
+                statement = (
+                    select(root, ranked.c.score)
+                    .join(ranked, ranked.c.id == root.c.id)
+                    .where(condition)
+                    .order_by(ranked.c.score.desc(), *compiler.order(query.entity, root, query.order))
+                    .limit(query.limit)
+                    .offset(query.skip)
+                )
+                found = connection.execute(statement).mappings().all()
+                rows, scores = found, {row["id"]: float(row["score"]) for row in found}
+            elif query.query:  # a query with no words (punctuation only) matches nothing
+                return []
+            else:
+                statement = (
+                    select(root).where(condition).order_by(*compiler.order(query.entity, root, query.order))
+                    .limit(query.limit).offset(query.skip)
+                )
+                rows, scores = connection.execute(statement).mappings().all(), {}
+            return self._records(connection, compiler, query.entity, rows, query.includes, query.fields, scores)
+
+    def get(self, entity: str, pid: str, includes: tuple[Include, ...], caller: policy.Caller = policy.ANONYMOUS) -> dict | None:
+        compiler = self.compiler(caller)
+        root = TABLES[entity]
+        condition = compiler.selection(entity, root, None, includes)
+        with self.engine.connect() as connection:
+            row = connection.execute(select(root).where(root.c.pid == pid, condition)).mappings().first()
+            if row is None:
+                return None
+            return self._records(connection, compiler, entity, [row], includes, None, {})[0]
+
+    def count(self, entity: str, where: Node | None, caller: policy.Caller = policy.ANONYMOUS, text_query: str | None = None) -> int:
+        compiler = self.compiler(caller)
+        root = TABLES[entity]
+        condition = compiler.selection(entity, root, where, ())
+        statement = select(func.count()).select_from(root).where(condition)
+        if text_query is not None:
+            terms = query_terms(text_query)
+            if not terms:
+                return 0
+            if entity == "Instrument":
+                with self.engine.connect() as connection:
+                    unpaged = Filter(entity, where, limit=10**9, query=text_query)
+                    return len(self._instruments_by_text(connection, compiler, condition, unpaged, terms)[0])
+                statement = statement.where(root.c.id.in_(matching_ids(self.dialect, entity, terms)))
+        with self.engine.connect() as connection:
+            return int(connection.execute(statement).scalar_one())
+
+    # --- a dataset's files -------------------------------------------------------------------
+
+    def dataset_id(self, connection, compiler: Compiler, pid: str) -> int | None:
+        root = TABLES["Dataset"]
+        return connection.execute(select(root.c.id).where(root.c.pid == pid, compiler.visible("Dataset", root))).scalar()
+
+    def files(self, pid: str, query: Filter, caller: policy.Caller = policy.ANONYMOUS) -> list[dict] | None:
+        """The files of a visible dataset (None when there is no such dataset for this caller)."""
+        compiler = self.compiler(caller)
+        files = TABLES["File"]
+        with self.engine.connect() as connection:
+            dataset_id = self.dataset_id(connection, compiler, pid)
+            if dataset_id is None:
+                return None
+            condition = compiler.selection("File", files, query.where, query.includes)
+            statement = (
+                select(files)
+                .join(t.DatasetFile, t.DatasetFile.file_id == files.c.id)
+                .where(t.DatasetFile.dataset_id == dataset_id, condition)
+                .order_by(*compiler.order("File", files, query.order))
+                .limit(query.limit)
+                .offset(query.skip)
+            )
+            rows = connection.execute(statement).mappings().all()
+            return self._records(connection, compiler, "File", rows, query.includes, query.fields, {})
+
+    def files_count(self, pid: str, where: Node | None, caller: policy.Caller = policy.ANONYMOUS) -> int | None:
+        compiler = self.compiler(caller)
+        files = TABLES["File"]
+        with self.engine.connect() as connection:
+            dataset_id = self.dataset_id(connection, compiler, pid)
+            if dataset_id is None:
+                return None
+            statement = (
+                select(func.count())
+                .select_from(files)
+                .join(t.DatasetFile, t.DatasetFile.file_id == files.c.id)
+                .where(t.DatasetFile.dataset_id == dataset_id, compiler.selection("File", files, where, ()))
+            )
+            return int(connection.execute(statement).scalar_one())
+
+    # --- text statistics -------------------------------------------------------------------
+
+    def statistics(self, connection, entity: str, terms: list[str], caller: policy.Caller, compiler: Compiler) -> CorpusStatistics:
+        """Corpus statistics over what this caller may see: embargoed records shift no public score."""
+        text_table, key = TEXT_TABLES[entity]
+        root = TABLES[entity]
+        visible = compiler.visible(entity, root)
+        base = self._cached((entity, caller.cache_key, None), lambda: connection.execute(
+            select(func.count(), func.avg(text_table.c.length)).select_from(text_table)
+            .join(root, root.c.id == text_table.c[key]).where(visible)
+        ).one())
+        frequencies = {}
+        for term in terms:
+            frequencies[term] = self._cached((entity, caller.cache_key, term), lambda term=term: connection.execute(
+                select(func.count()).select_from(root).where(visible, root.c.id.in_(matching_ids(self.dialect, entity, [term])))
+            ).scalar_one())
+        records, average = base
+        return CorpusStatistics(int(records or 0), float(average or 0.0), frequencies)
+
+    def _cached(self, key: tuple, compute):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._statistics.get(key)
+            if hit and now - hit[0] < STATISTICS_TTL:
+                return hit[1]
+        value = compute()
+        with self._lock:
+            if len(self._statistics) > 10_000:
+                self._statistics.clear()
+            self._statistics[key] = (now, value)
+        return value
+
+    def _instruments_by_text(self, connection, compiler, condition, query: Filter, terms: list[str]):
+        """Instruments are few: score them in Python with the same BM25 over name and facility."""
+        root = TABLES["Instrument"]
+        candidates = connection.execute(select(root).where(condition, _instrument_words(root, terms))).mappings().all()
+        every = connection.execute(select(root.c.name, root.c.facility)).all()
+        lengths = [len(tokens(f"{name} {facility or ''}")) for name, facility in every]
+        frequencies = {term: sum(1 for name, facility in every if term in tokens(f"{name} {facility or ''}")) for term in terms}
+        stats = CorpusStatistics(len(every), sum(lengths) / max(len(lengths), 1), frequencies)
+        scores = {}
+        for row in candidates:
+            words = tokens(f"{row['name']} {row['facility'] or ''}")
+            scores[row["id"]] = _bm25(words, terms, stats)
+        ranked = sorted(
+            (row for row in candidates if scores[row["id"]] > 0),
+            key=lambda row: (-scores[row["id"]], row["name"].lower(), row["pid"]),
+        )
+        return ranked[query.skip : query.skip + query.limit], scores
+
+    # --- records ---------------------------------------------------------------------------
+
+    def _records(self, connection, compiler: Compiler, entity: str, rows, includes, fields, scores) -> list[dict]:
+        records = [render(entity, row, compiler.now, scores.get(row["id"])) for row in rows]
+        ids = [row["id"] for row in rows]
+        for include in includes:
+            children = self._included(connection, compiler, entity, include, ids)
+            many = _is_many(entity, include.relation)
+            for record, row_id in zip(records, ids):
+                found = children.get(row_id, [])
+                found = found[include.skip :]
+                if include.limit is not None:
+                    found = found[: include.limit]
+                record[include.relation] = found if many else (found[0] if found else None)
+        if fields is not None:
+            keep = set(fields) | {include.relation for include in includes}
+            records = [{name: value for name, value in record.items() if name in keep} for record in records]
+        return records
+
+    def _included(self, connection, compiler: Compiler, entity: str, include: Include, parent_ids) -> dict[int, list[dict]]:
+        grouped: dict[int, list] = defaultdict(list)
+        for start in range(0, len(parent_ids), 500):
+            statement = compiler.related_rows(entity, include, parent_ids[start : start + 500])
+            for row in connection.execute(statement).mappings():
+                grouped[row["_parent"]].append(row)
+        rows = [row for group in grouped.values() for row in group]
+        unique_rows = list({row["id"]: row for row in rows}.values())
+        rendered = {
+            row["id"]: record
+            for row, record in zip(
+                unique_rows,
+                self._records(connection, compiler, include.entity, unique_rows, include.includes, include.fields, {}),
+            )
+        }
+        if include.entity == "Parameter" and include.unit:
+            for record_id, row in ((row["id"], row) for row in unique_rows):
+                _in_unit(rendered[record_id], row, include.unit)
+        return {parent: [dict(rendered[row["id"]]) for row in group] for parent, group in grouped.items()}
+
+
+def _is_many(entity: str, relation: str) -> bool:
+    from pancommons.query.schema import ENTITIES
+
+    return ENTITIES[entity].relations[relation].many
+
+
+def _instrument_words(root, terms: list[str]):
+    from sqlalchemy import or_
+
+    haystack = func.lower(root.c.name + " " + func.coalesce(root.c.facility, ""))
+    return or_(*(haystack.contains(term, autoescape=True) for term in terms))
+
+
+def _bm25(words: list[str], terms: list[str], stats: CorpusStatistics) -> float:
+    from pancommons.db.text_search import K1, B
+
+    norm = K1 * (1 - B + B * len(words) / max(stats.average_length, 1.0))
+    total = ideal = 0.0
+    for term in terms:
+        idf = stats.idf(term)
+        ideal += idf * (K1 + 1)
+        frequency = words.count(term)
+        total += idf * frequency * (K1 + 1) / (frequency + norm)
+    return total / ideal if ideal else 0.0
+
+
+def _in_unit(record: dict, row, unit: str) -> None:
+    """Show a matching parameter in the unit the query asked in (as written when it already is)."""
+    if row["unit"] == unit or row["si_value"] is None:
+        return
+    try:
+        scale, offset, si_unit = units.si_conversion(unit)
+    except (units.UnknownUnit, units.IncompatibleUnit):
+        return
+    si_value = row["si_value"]
+    if row["si_unit"] != si_unit:
+        if {row["si_unit"], si_unit} != {"m", "J"} or not si_value:
+            return
+        si_value = HC / si_value  # the photon twin: E = hc/λ
+    record["value"] = units.from_si(si_value, unit)
+    record["unit"] = unit
