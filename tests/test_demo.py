@@ -43,7 +43,7 @@ def test_demo_builds_a_linked_catalogue_and_a_rerun_changes_nothing(tmp_path):
 
 def test_demo_command_prints_what_it_holds(tmp_path):
     env = {**os.environ, "PANCOMMONS_HOME": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "pancommons.cli", "demo", "--count", "40"],
+    result = subprocess.run([sys.executable, "-m", "pancommons.cli", "demo", "--count", "40", "--no-serve"],
                             capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "new: 40, updated: 0, unchanged: 0, failed: 0" in result.stdout
@@ -51,3 +51,43 @@ def test_demo_command_prints_what_it_holds(tmp_path):
     status = subprocess.run([sys.executable, "-m", "pancommons.cli", "status"], capture_output=True, text=True,
                             env={**os.environ, "PANCOMMONS_HOME": str(tmp_path / "demo")}, timeout=120)
     assert status.returncode == 0 and "40 datasets" in status.stdout
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_demo_serves_the_search_api_and_prints_its_url(tmp_path):
+    import httpx
+
+    port = _free_port()
+    env = {**os.environ, "PANCOMMONS_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pancommons.cli", "demo", "--count", "30", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        url = None
+        for line in server.stdout:
+            if "Search API:" in line:
+                url = line.split("Search API:")[1].split()[0]
+                break
+        assert url == f"http://localhost:{port}/api/Datasets"
+        for _ in range(200):
+            try:
+                answer = httpx.get(url.replace("localhost", "127.0.0.1"), params={"filter": '{"limit": 5}'}, timeout=5)
+                break
+            except httpx.TransportError:
+                import time
+
+                time.sleep(0.05)
+        assert answer.status_code == 200
+        datasets = answer.json()
+        assert len(datasets) == 5 and all(item["pid"].startswith("demo/") for item in datasets)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -10,7 +10,14 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -194,6 +201,46 @@ def import_proposals(
             raise typer.Exit(1)
 
 
+@app.command("import-panosc")
+def import_panosc(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="catalogue dump in the PaNOSC reference implementation's format (LoopBack db.json)", metavar="FILE"
+        ),
+    ],
+) -> None:
+    """Import a PaNOSC reference catalogue dump: datasets, documents, instruments and what hangs off them."""
+    from rich.markup import escape
+
+    from pancommons.ingest.panosc_import import MODELS, PanoscImportError
+    from pancommons.ingest.panosc_import import import_panosc as run_import
+
+    with _friendly_errors():
+        settings = _settings()
+        engine = _engine(settings)
+        try:
+            report = run_import(file, engine)
+        except PanoscImportError as error:
+            raise CliError(str(error)) from None
+        problems_of: dict[str, int] = {}
+        for model, key, reason in report.problems:
+            problems_of[model] = problems_of.get(model, 0) + 1
+            where = f"{model} {key!r}" if key else model
+            out.print(f"[red]problem[/red] {escape(str(file))} {escape(where)}: {escape(reason)}", highlight=False)
+        table = Table("model", "created", "updated", "unchanged", "problems", title=f"imported {escape(str(file))}")
+        for model in MODELS:
+            counts = report.counts[model]
+            if counts.created or counts.updated or counts.unchanged or problems_of.get(model):
+                table.add_row(
+                    model, str(counts.created), str(counts.updated), str(counts.unchanged), str(problems_of.get(model, 0))
+                )
+        out.print(table)
+        out.print(report.summary_line())
+        if report.problems and not (report.created or report.updated or report.unchanged):
+            raise typer.Exit(1)
+
+
 @app.command()
 def synth(
     outdir: Annotated[Path, typer.Argument(help="directory to write the files into", metavar="OUTDIR")],
@@ -261,8 +308,11 @@ def _human_bytes(size: int) -> str:
 def demo(
     count: Annotated[int, typer.Option(min=10, max=100_000, help="synthetic files to write", metavar="N")] = 400,
     seed: Annotated[int, typer.Option(help="seed of the synthetic facilities", metavar="S")] = 2026,
+    serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the demo catalogue when built")] = True,
+    host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to serve on")] = 8000,
 ) -> None:
-    """Build a demo catalogue of two fictional facilities and show what it holds."""
+    """Build a demo catalogue of two fictional facilities, show what it holds, and serve it."""
     from pancommons.catalogue.summary import summarise
     from pancommons.demo import prepare_demo
 
@@ -283,6 +333,37 @@ def demo(
             "\nExplore it with the same commands a facility uses, pointed at the demo node:\n"
             f"  PANCOMMONS_HOME={settings.home} pancommons status"
         )
+    if serve_it:
+        _serve(settings, host, port, workers=1)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on")] = 8000,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="worker processes (default: serve_workers setting)")
+    ] = None,
+) -> None:
+    """Serve the catalogue: the PaNOSC Search API under /api (OpenAPI documentation at /docs)."""
+    with _friendly_errors():
+        settings = _settings()
+        _engine(settings).dispose()  # the schema is current and the database reachable before workers start
+        _serve(settings, host, port, workers or settings.serve_workers)
+
+
+def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
+    import uvicorn
+
+    # Worker processes build their own app from the settings: hand them over as environment.
+    os.environ["PANCOMMONS_HOME"] = str(settings.home)
+    os.environ["PANCOMMONS_DATABASE_URL"] = settings.resolved_database_url
+    if settings.panet_source is not None:
+        os.environ["PANCOMMONS_PANET_SOURCE"] = settings.panet_source
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    out.print(f"\nSearch API: http://{shown}:{port}/api/Datasets   documentation: http://{shown}:{port}/docs")
+    out.print("Ctrl-C stops it.")
+    uvicorn.run("pancommons.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -15,7 +15,7 @@ import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from pancommons.config import Settings
+from pancommons.config import PANET_RELEASE, Settings
 from pancommons.db.engine import make_engine
 from pancommons.db.migrate import upgrade
 from pancommons.ingest.pipeline import IngestReport, ingest
@@ -33,8 +33,27 @@ DEMO_TECHNIQUE_HINTS = """definition,probe,instrument,panet_iri,name
 Progress = Callable[[str, int, int | None], None]
 
 
+def shared_panet_table() -> Path | None:
+    """The PaNET table beside a checkout (``../shared/data/panet/PaNET.csv``), if there is one.
+
+    The demo prefers it to the public URL so it works offline; the project
+    itself never ships the ontology.
+    """
+    for base in (Path.cwd(), Path(__file__).resolve().parents[3]):
+        candidate = base.parent / "shared" / "data" / "panet" / "PaNET.csv"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _panet_source() -> str:
+    local = shared_panet_table()
+    return str(local) if local else PANET_RELEASE
+
+
 def demo_settings(home: Path) -> Settings:
     return Settings(
+        panet_source=_panet_source(),
         home=home,
         database_url=f"sqlite:///{home / 'catalogue.db'}",
         data_roots=[home / "data"],
@@ -52,7 +71,8 @@ def _write_config(home: Path) -> None:
         f'data_roots = ["{home / "data"}"]\n'
         'pid_prefix = "demo"\n'
         'facility_timezone = "Europe/Oslo"\n'
-        f'technique_hints = "{home / "technique_hints.csv"}"\n',
+        f'technique_hints = "{home / "technique_hints.csv"}"\n'
+        f'panet_source = "{_panet_source()}"\n',
         encoding="utf-8",
     )
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import warnings
 from dataclasses import dataclass
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -55,7 +55,7 @@ def plausible(moment: datetime) -> bool:
 
 @lru_cache(maxsize=32)
 def facility_zone(name: str) -> tzinfo:
-    return timezone.utc if name.upper() == "UTC" else ZoneInfo(name)
+    return UTC if name.upper() == "UTC" else ZoneInfo(name)
 
 
 def parse_time(text: str, zone: str = "UTC") -> AcquisitionTime:

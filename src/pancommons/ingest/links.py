@@ -8,7 +8,13 @@ from collections.abc import Sequence
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.orm import aliased
 
-from pancommons.db.tables import DataFile, Dataset, DatasetDerivation, Document, DocumentDataset
+from pancommons.db.tables import (
+    DataFile,
+    Dataset,
+    DatasetDerivation,
+    Document,
+    DocumentDataset,
+)
 
 
 def link_proposals(connection: Connection, *, dataset_ids: Sequence[int] | None = None, document_ids: Sequence[int] | None = None) -> None:

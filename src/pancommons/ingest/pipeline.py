@@ -9,13 +9,13 @@ by the number of files.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import islice
-import multiprocessing
 
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -23,8 +23,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from pancommons.config import Settings
 from pancommons.db.engine import database_reason
 from pancommons.db.tables import DataFile, IngestRun, utcnow
-from pancommons.ingest.scan import DataRoots, LocatedFile, ScanProblem, path_state, walk_files
 from pancommons.ingest.links import resolve_derivations
+from pancommons.ingest.scan import (
+    DataRoots,
+    LocatedFile,
+    ScanProblem,
+    path_state,
+    walk_files,
+)
 from pancommons.ingest.writer import CatalogueWriter
 from pancommons.model import FileRecord
 from pancommons.nexus.extract import ExtractionError, ExtractOptions, extract_file

@@ -16,7 +16,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pancommons.model import (
     DatasetKind,
@@ -245,7 +245,7 @@ def _times(tree: Tree, entry: Node, record: EntryRecord, mtime_ns: int, zone: st
         if parsed is not None and parsed.value is not None:
             record.start_time, record.time_source = parsed.value, "file_time"
         else:
-            record.start_time = datetime.fromtimestamp(mtime_ns / 1e9, tz=timezone.utc)
+            record.start_time = datetime.fromtimestamp(mtime_ns / 1e9, tz=UTC)
             record.time_source = "file modification time"
 
 
@@ -473,7 +473,7 @@ def _extra_parameters(tree: Tree, entry: Node, record: EntryRecord, taken: set[s
                     continue
                 if dataset_attr(child, "units", tree.warnings) is None:
                     continue
-                name = child.path[len(prefix):] if child.path.startswith(prefix) else child.path
+                name = child.path.removeprefix(prefix)
                 if _add_measured(tree, record, taken, name, child, expected_dimension(name), expect_from_name=True):
                     added += 1
         level = next_level

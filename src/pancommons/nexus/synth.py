@@ -51,19 +51,33 @@ import json
 import os
 import unicodedata
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .synth_techniques import _PROTEINS, TECHNIQUES, Facility, Run, Sample, edge_of, write_run
+from .synth_techniques import (
+    _PROTEINS,
+    TECHNIQUES,
+    Facility,
+    Run,
+    Sample,
+    edge_of,
+    write_run,
+)
 
-__all__ = ["CorpusSummary", "FACILITIES", "INSTRUMENTS", "orcid_checksum",
-           "write_corpus", "write_nxmx_like"]
+__all__ = [
+    "FACILITIES",
+    "INSTRUMENTS",
+    "CorpusSummary",
+    "orcid_checksum",
+    "write_corpus",
+    "write_nxmx_like",
+]
 
 # RNG stream tags (so that people, proposals and files never share a stream)
 _PEOPLE, _PROPOSALS, _NXMX = 0x50454F50, 0x50524F50, 0x4E584D58

@@ -20,9 +20,9 @@ times, beam, users) is drawn by the planner and arrives in the :class:`Run`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable
 
 import h5py
 import hdf5plugin
@@ -127,7 +127,7 @@ class NxFile:
     def close(self) -> None:
         self.root.close()  # CLOSE_STRONG: also closes every object still open
 
-    def __enter__(self) -> "NxFile":
+    def __enter__(self) -> NxFile:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -456,7 +456,7 @@ def write_mx(nx: NxFile, run: Run, rng: np.random.Generator, *, lean: bool = Fal
 
     smp = _sample(nx, entry, run)
     strans = nx.group(smp, "transformations", "NXtransformations")
-    tpath = lambda axis: run.path("sample", "transformations", axis)  # noqa: E731
+    tpath = lambda axis: run.path("sample", "transformations", axis)
     if serial:
         nx.field(smp, "depends_on", tpath("injector_x"))
         nx.field(strans, "injector_x", round(_u(rng, -0.2, 0.2), 4), units="mm",
@@ -741,7 +741,7 @@ def write_tof(nx: NxFile, run: Run, rng: np.random.Generator) -> None:
         nx.field(mon, "data", rng.integers(100, 200, 200).astype(np.int32), units="counts")
     _sample(nx, entry, run)
     _users(nx, entry, run)
-    det_path = lambda k: run.path("instrument", "detector", k)  # noqa: E731
+    det_path = lambda k: run.path("instrument", "detector", k)
     _nxdata(nx, entry, run, "data", axes=["polar_angle", "time_of_flight"],
             links={k: det_path(k) for k in ("data", "polar_angle", "time_of_flight")})
 

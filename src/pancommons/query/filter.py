@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Union
 
 from pancommons import units
@@ -291,7 +291,7 @@ def _typed(kind: FieldType, value: Any, place: str) -> Any:
             moment = datetime.fromisoformat(value.strip())
         except ValueError:
             raise FilterError(place, f"{value!r} is not an ISO 8601 date-time") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     if isinstance(value, str):  # NUMBER_OR_STRING
         return _bounded(value, place)
     return _number(value, place)
