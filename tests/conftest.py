@@ -22,6 +22,8 @@ from pancommons.db.engine import make_engine
 from pancommons.db.migrate import upgrade
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED_PANET = SHARED / "data" / "panet" / "PaNET.csv"
+SHARED_REFERENCE = SHARED / "data" / "panosc-reference" / "db.json"
 SHARED_NEXUS = Path(os.environ.get("PANCOMMONS_SHARED_NEXUS", SHARED / "data" / "nexus"))
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -100,6 +102,8 @@ def settings(tmp_path, database_url, data_root) -> Settings:
         facility="TESTFAC",
         facility_timezone="UTC",
         ingest_batch_size=50,
+        # Tests never fetch the ontology from the internet: the shared table, or none.
+        panet_source=str(SHARED_PANET) if SHARED_PANET.is_file() else "",
     )
 
 

@@ -1,0 +1,46 @@
+"""An API over a catalogue on each backend, queried through HTTP (httpx over ASGI)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from pancommons.api.app import create_app, load_techniques
+from pancommons.catalogue.search import Catalogue
+from pancommons.db.engine import make_engine
+from pancommons.ingest.panosc_import import import_panosc
+from tests.conftest import SHARED_PANET, SHARED_REFERENCE
+
+
+@pytest.fixture(scope="session")
+def ontology(tmp_path_factory):
+    if not SHARED_PANET.is_file():
+        pytest.skip(f"PaNET table not found at {SHARED_PANET}")
+    from pancommons.config import Settings
+
+    return load_techniques(Settings(home=tmp_path_factory.mktemp("panet"), panet_source=str(SHARED_PANET)))
+
+
+def api_client(settings, techniques) -> TestClient:
+    reader = make_engine(settings.resolved_database_url, reader=True)
+    return TestClient(create_app(settings, Catalogue(reader, techniques)))
+
+
+@pytest.fixture
+def reference_api(engine, settings, ontology):
+    """The API over the reference implementation's fixture, loaded with import-panosc."""
+    if not SHARED_REFERENCE.is_file():
+        pytest.skip(f"reference fixture not found at {SHARED_REFERENCE}")
+    report = import_panosc(SHARED_REFERENCE, engine)
+    assert not report.problems
+    with api_client(settings, ontology) as client:
+        yield client
+
+
+def get(client: TestClient, path: str, **arguments):
+    """GET with JSON arguments encoded as the portal does; returns (status, body)."""
+    params = {name: value if isinstance(value, str) else json.dumps(value) for name, value in arguments.items()}
+    response = client.get(path, params=params)
+    return response.status_code, response.json()
