@@ -44,3 +44,21 @@ def get(client: TestClient, path: str, **arguments):
     params = {name: value if isinstance(value, str) else json.dumps(value) for name, value in arguments.items()}
     response = client.get(path, params=params)
     return response.status_code, response.json()
+
+
+def write_dump(path, **models) -> "Path":
+    """A LoopBack dump (the reference implementation's db.json shape) of the given records.
+
+    ``models`` maps a model name to a list of records; each record is stored
+    as a JSON string under its pid or id, as LoopBack does.
+    """
+    dump = {"ids": {}, "models": {}}
+    for model, records in models.items():
+        stored = {}
+        for number, record in enumerate(records, 1):
+            key = str(record.get("pid", record.get("id", number)))
+            stored[key] = json.dumps(record)
+        dump["models"][model] = stored
+        dump["ids"][model] = len(records) + 1
+    path.write_text(json.dumps(dump), encoding="utf-8")
+    return path

@@ -103,7 +103,7 @@ class Catalogue:
                 with self.engine.connect() as connection:
                     unpaged = Filter(entity, where, limit=10**9, query=text_query)
                     return len(self._instruments_by_text(connection, compiler, condition, unpaged, terms)[0])
-                statement = statement.where(root.c.id.in_(matching_ids(self.dialect, entity, terms)))
+            statement = statement.where(root.c.id.in_(matching_ids(self.dialect, entity, terms)))
         with self.engine.connect() as connection:
             return int(connection.execute(statement).scalar_one())
 
