@@ -291,7 +291,9 @@ class Compiler:
         if iri is None or not _is_technique_term(iri):
             return own
         subtree = sorted(self.techniques.descendants(iri))
-        return or_(own, alias.c.panet_id.in_(subtree))
+        # coalesce: a technique without a PaNET id is outside every subtree (false, not SQL's unknown),
+        # so neq/nin keep it.
+        return or_(own, func.coalesce(alias.c.panet_id, "").in_(subtree))
 
     def _parameter_value(self, alias: FromClause, node: Comparison) -> ColumnElement[bool]:
         values = node.value if isinstance(node.value, tuple) else (node.value,)
