@@ -37,22 +37,36 @@ FILTER_EXAMPLES = {
         '{"value": {"lt": -173.15}}, {"unit": "celsius"}]}}}]}',
     },
     "text": {"summary": "Free text, ranked", "value": '{"query": "lysozyme diffraction", "limit": 10}'},
+}
+DOCUMENT_EXAMPLES = {
     "proposal": {
-        "summary": "Proposals with their datasets, techniques and parameters",
+        "summary": "Proposals with their datasets, techniques and parameters (the portal's query)",
         "value": '{"where": {"type": "proposal"}, "include": [{"relation": "datasets", "scope": {"include": '
         '["techniques", "parameters"]}}], "limit": 5}',
     },
+    "member": {
+        "summary": "Proposals with a given member",
+        "value": '{"include": [{"relation": "members", "scope": {"include": [{"relation": "person", '
+        '"scope": {"where": {"fullName": {"ilike": "%curie%"}}}}]}}]}',
+    },
+    "text": {"summary": "Free text, ranked", "value": '{"query": "battery cathode", "limit": 10}'},
 }
+INSTRUMENT_EXAMPLES = {
+    "facility": {"summary": "A facility's instruments, a page", "value": '{"where": {"facility": "ESS"}, "limit": 5}'},
+    "datasets": {"summary": "Instruments with their newest datasets",
+                 "value": '{"include": [{"relation": "datasets", "scope": {"limit": 3}}]}'},
+}
+EXAMPLES = {"Dataset": FILTER_EXAMPLES, "Document": DOCUMENT_EXAMPLES, "Instrument": INSTRUMENT_EXAMPLES}
 WHERE_EXAMPLES = {
     "title": {"summary": "Title containing a word", "value": '{"title": {"ilike": "%lysozyme%"}}'},
     "date": {"summary": "Created in 2024", "value": '{"creationDate": {"between": ["2024-01-01", "2024-12-31T23:59:59Z"]}}'},
 }
 
-FilterArgument = Annotated[
-    str | None,
-    Query(description="LoopBack-style JSON filter: where, include (with scope), limit, skip, fields, order, query",
-          openapi_examples=FILTER_EXAMPLES),
-]
+FILTER_HELP = "LoopBack-style JSON filter: where, include (with scope), limit, skip, fields, order, query"
+
+
+FileFilterArgument = Annotated[str | None, Query(description=FILTER_HELP)]
+IncludeArgument = Annotated[str | None, Query(description='JSON filter with include only: {"include": ["files"]}')]
 WhereArgument = Annotated[str | None, Query(description="JSON where clause", openapi_examples=WHERE_EXAMPLES)]
 TextArgument = Annotated[str | None, Query(description="free-text query; results carry a score in (0, 1]")]
 
@@ -72,9 +86,15 @@ CallerDep = Annotated[Caller, Depends(caller)]
 
 def _routes(collection: str, entity: str) -> None:
     noun = entity.lower()
+    examples = EXAMPLES[entity]
 
     @router.get(f"/{collection}", summary=f"List {collection}", tags=[collection], name=f"list_{noun}")
-    def listing(store: CatalogueDep, who: CallerDep, filter: FilterArgument = None, query: TextArgument = None):
+    def listing(
+        store: CatalogueDep,
+        who: CallerDep,
+        filter: str | None = Query(None, description=FILTER_HELP, openapi_examples=examples),  # noqa: B008 - FastAPI's idiom
+        query: TextArgument = None,
+    ):
         return store.find(parse_filter(entity, load_json(filter, "filter"), query=query), who)
 
     @router.get(f"/{collection}/count", summary=f"Count {collection}", tags=[collection], name=f"count_{noun}")
@@ -88,7 +108,7 @@ def _routes(collection: str, entity: str) -> None:
         _facet_route(collection)
 
     @router.get(f"/{collection}/{{pid:path}}", summary=f"One {entity} by pid", tags=[collection], name=f"get_{noun}")
-    def one(pid: str, store: CatalogueDep, who: CallerDep, filter: FilterArgument = None):
+    def one(pid: str, store: CatalogueDep, who: CallerDep, filter: IncludeArgument = None):
         parsed = parse_filter(entity, load_json(filter, "filter"), include_only=True)
         record = store.get(entity, pid, parsed.includes, who)
         if record is None:
@@ -126,7 +146,7 @@ def _file_routes(collection: str) -> None:
         return {"count": found}
 
     @router.get(f"/{collection}/{{pid:path}}/files", summary="A dataset's files", tags=[collection])
-    def files(pid: str, store: CatalogueDep, who: CallerDep, filter: FilterArgument = None):
+    def files(pid: str, store: CatalogueDep, who: CallerDep, filter: FileFilterArgument = None):
         found = store.files(pid, parse_filter("File", load_json(filter, "filter")), who)
         if found is None:
             raise HTTPException(404, f"no Dataset with pid {pid!r}")
