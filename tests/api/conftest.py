@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -46,7 +47,7 @@ def get(client: TestClient, path: str, **arguments):
     return response.status_code, response.json()
 
 
-def write_dump(path, **models) -> "Path":
+def write_dump(path: Path, **models) -> Path:
     """A LoopBack dump (the reference implementation's db.json shape) of the given records.
 
     ``models`` maps a model name to a list of records; each record is stored

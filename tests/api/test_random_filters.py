@@ -6,7 +6,9 @@ import json
 import random
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from pancommons.config import Settings
 from pancommons.db.engine import make_engine
@@ -30,7 +32,7 @@ UNITS = {"incident_wavelength": ["angstrom", "nm"], "sample_temperature": ["K", 
 def _catalogue_dump(path):
     """A small catalogue with every relation, the same for both backends (seeded)."""
     rng = random.Random(11)
-    datasets, parameters, links, techniques, samples, files, documents, doc_links = [], [], [], [], [], [], [], []
+    datasets, parameters, links, samples, files, documents, doc_links = [], [], [], [], [], [], []
     for number in range(40):
         pid = f"10.1/ds{number:02d}"
         title = " ".join(rng.sample(WORDS, 3)) + f" {number}"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import delete, update
@@ -13,7 +13,7 @@ from pancommons.ingest.panosc_import import import_panosc
 from tests.api.conftest import api_client, get, write_dump
 
 PUBLIC, SECRET, OPENED = "10.0/public", "10.0/secret", "10.0/opened"
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture

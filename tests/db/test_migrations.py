@@ -5,7 +5,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 
-from pancommons.db.migrate import current_revision, is_declared_name, head_revision, upgrade
+from pancommons.db.migrate import (
+    current_revision,
+    head_revision,
+    is_declared_name,
+    upgrade,
+)
 from pancommons.db.tables import Base
 
 

@@ -11,10 +11,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
+from pancommons.catalogue.facets import facets
 from pancommons.catalogue.policy import ANONYMOUS, Caller
 from pancommons.catalogue.search import Catalogue
-from pancommons.catalogue.facets import facets
-from pancommons.query.filter import FilterError, load_json, parse_filter, parse_where_argument
+from pancommons.query.filter import (
+    FilterError,
+    load_json,
+    parse_filter,
+    parse_where_argument,
+)
 
 router = APIRouter(prefix="/api")
 
@@ -92,7 +97,7 @@ def _routes(collection: str, entity: str) -> None:
     def listing(
         store: CatalogueDep,
         who: CallerDep,
-        filter: str | None = Query(None, description=FILTER_HELP, openapi_examples=examples),  # noqa: B008 - FastAPI's idiom
+        filter: str | None = Query(None, description=FILTER_HELP, openapi_examples=examples),
         query: TextArgument = None,
     ):
         return store.find(parse_filter(entity, load_json(filter, "filter"), query=query), who)

@@ -269,7 +269,7 @@ def _in_unit(record: dict, row, unit: str) -> None:
     if row["unit"] == unit or row["si_value"] is None:
         return
     try:
-        scale, offset, si_unit = units.si_conversion(unit)
+        *_, si_unit = units.si_conversion(unit)
     except (units.UnknownUnit, units.IncompatibleUnit):
         return
     si_value = row["si_value"]

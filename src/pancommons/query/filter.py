@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Union
+from typing import Any
 
 from pancommons import units
 from pancommons.query.regexp import Pattern, UnsafePattern, parse_regexp
@@ -75,7 +75,7 @@ class Or:
     items: tuple[Node, ...]
 
 
-Node = Union[Comparison, Quantity, Text, And, Or]
+Node = Comparison | Quantity | Text | And | Or
 
 
 @dataclass(frozen=True, slots=True)
