@@ -19,6 +19,21 @@ def iso(moment: datetime | None) -> str | None:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# Fields every record of an entity carries, whatever ``fields`` asks (PaNOSC's "R" fields, and score).
+REQUIRED = {
+    "Dataset": ("pid", "title", "isPublic", "creationDate", "score"),
+    "Document": ("pid", "isPublic", "type", "title", "keywords", "score"),
+    "File": ("id", "name"),
+    "Instrument": ("pid", "name", "facility", "score"),
+    "Member": ("id",),
+    "Parameter": ("id", "name", "value"),
+    "Person": ("id", "fullName"),
+    "Sample": ("pid", "name"),
+    "Technique": ("pid", "name"),
+    "Affiliation": ("id", "name"),
+}
+
+
 def _present(record: dict[str, Any], required: tuple[str, ...]) -> dict[str, Any]:
     """Optional fields without a value are left out, as the reference does."""
     return {key: value for key, value in record.items() if value is not None or key in required}

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, func, select
 
 from pancommons import units
 from pancommons.catalogue import policy
-from pancommons.catalogue.render import render
+from pancommons.catalogue.render import REQUIRED, render
 from pancommons.db import tables as t
 from pancommons.db.compile import HC, TABLES, Compiler
 from pancommons.db.text_search import (
@@ -30,6 +30,7 @@ from pancommons.db.text_search import (
 from pancommons.query.filter import Filter, Include, Node
 from pancommons.query.text import query_terms, tokens
 
+INCLUDE_CAP = 1000  # included rows per parent when the scope sets no limit: a facility has instruments with 10⁵ datasets
 STATISTICS_TTL = 30.0  # seconds a node's corpus statistics are reused; ingest shifts them slowly
 
 
@@ -202,40 +203,43 @@ class Catalogue:
 
     def _records(self, connection, compiler: Compiler, entity: str, rows, includes, fields, scores) -> list[dict]:
         records = [render(entity, row, compiler.now, scores.get(row["id"])) for row in rows]
+        if fields is not None:
+            keep = set(fields) | set(REQUIRED[entity])  # what the API promises in every record stays
+            records = [{name: value for name, value in record.items() if name in keep} for record in records]
         ids = [row["id"] for row in rows]
         for include in includes:
             children = self._included(connection, compiler, entity, include, ids)
             many = _is_many(entity, include.relation)
             for record, row_id in zip(records, ids):
                 found = children.get(row_id, [])
-                found = found[include.skip :]
-                if include.limit is not None:
-                    found = found[: include.limit]
-                record[include.relation] = found if many else (found[0] if found else None)
-        if fields is not None:
-            keep = set(fields) | {include.relation for include in includes}
-            records = [{name: value for name, value in record.items() if name in keep} for record in records]
+                if not many:
+                    record[include.relation] = found[0] if found else None
+                elif include.relation in record:
+                    # Several includes of one relation: each filtered the parents; show every matching row once.
+                    seen = {_identity(item) for item in record[include.relation]}
+                    record[include.relation] += [item for item in found if _identity(item) not in seen]
+                else:
+                    record[include.relation] = found
         return records
 
     def _included(self, connection, compiler: Compiler, entity: str, include: Include, parent_ids) -> dict[int, list[dict]]:
+        """The included rows of each parent, ``skip``/``limit`` applied per parent in SQL."""
         grouped: dict[int, list] = defaultdict(list)
         for start in range(0, len(parent_ids), 500):
-            statement = compiler.related_rows(entity, include, parent_ids[start : start + 500])
+            statement = compiler.related_rows(entity, include, parent_ids[start : start + 500], INCLUDE_CAP)
             for row in connection.execute(statement).mappings():
                 grouped[row["_parent"]].append(row)
-        rows = [row for group in grouped.values() for row in group]
-        unique_rows = list({row["id"]: row for row in rows}.values())
-        rendered = {
-            row["id"]: record
-            for row, record in zip(
-                unique_rows,
-                self._records(connection, compiler, include.entity, unique_rows, include.includes, include.fields, {}),
-            )
-        }
-        if include.entity == "Parameter" and include.unit:
-            for record_id, row in ((row["id"], row) for row in unique_rows):
-                _in_unit(rendered[record_id], row, include.unit)
+        unique_rows = list({row["id"]: row for group in grouped.values() for row in group}.values())
+        records = self._records(connection, compiler, include.entity, unique_rows, include.includes, include.fields, {})
+        rendered = {row["id"]: record for row, record in zip(unique_rows, records)}
+        if include.entity == "Parameter" and include.units:
+            for row in unique_rows:
+                _in_unit(rendered[row["id"]], row, include.units)
         return {parent: [dict(rendered[row["id"]]) for row in group] for parent, group in grouped.items()}
+
+
+def _identity(record: dict):
+    return record.get("pid", record.get("id"))
 
 
 def _is_many(entity: str, relation: str) -> bool:
@@ -264,17 +268,26 @@ def _bm25(words: list[str], terms: list[str], stats: CorpusStatistics) -> float:
     return total / ideal if ideal else 0.0
 
 
-def _in_unit(record: dict, row, unit: str) -> None:
-    """Show a matching parameter in the unit the query asked in (as written when it already is)."""
-    if row["unit"] == unit or row["si_value"] is None:
+def _in_unit(record: dict, row, asked: tuple[str, ...]) -> None:
+    """Show a matching parameter in the unit the query asked for its kind (as written when it already is).
+
+    A wavelength asked in nm shows a recorded photon energy in nm only when
+    the query asked for no energy unit of its own.
+    """
+    if "value" not in record or row["si_value"] is None or row["unit"] in asked:
         return
-    try:
-        *_, si_unit = units.si_conversion(unit)
-    except (units.UnknownUnit, units.IncompatibleUnit):
-        return
+    kinds = {}
+    for unit in asked:
+        try:
+            kinds.setdefault(units.si_conversion(unit)[2], unit)
+        except (units.UnknownUnit, units.IncompatibleUnit):
+            continue
     si_value = row["si_value"]
-    if row["si_unit"] != si_unit:
-        if {row["si_unit"], si_unit} != {"m", "J"} or not si_value:
+    unit = kinds.get(row["si_unit"])
+    if unit is None:
+        twin = {"m": "J", "J": "m"}.get(row["si_unit"])
+        unit = kinds.get(twin) if twin else None
+        if unit is None or not si_value:
             return
         si_value = HC / si_value  # the photon twin: E = hc/λ
     record["value"] = units.from_si(si_value, unit)

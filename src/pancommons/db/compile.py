@@ -194,16 +194,24 @@ class Compiler:
         condition = self.selection(include.entity, child, include.where, include.includes)
         return exists(select(literal(1)).select_from(joined).where(parent_key == alias.c.id, condition))
 
-    def related_rows(self, entity: str, include, parent_ids) -> Any:
-        """SELECT parent id, child row for the included relation of these parents."""
+    def related_rows(self, entity: str, include, parent_ids, cap: int) -> Any:
+        """SELECT parent id, child row for the included relation of these parents, in order,
+        the scope's skip/limit (or ``cap``) applied per parent by the database."""
         child = TABLES[include.entity].alias()
         joined, parent_key = LINKS[(entity, include.relation)].build(child)
         condition = self.selection(include.entity, child, include.where, include.includes)
-        return (
-            select(parent_key.label("_parent"), child)
+        place = func.row_number().over(partition_by=parent_key, order_by=self.order(include.entity, child, include.order))
+        ranked = (
+            select(parent_key.label("_parent"), child, place.label("_place"))
             .select_from(joined)
             .where(parent_key.in_(parent_ids), condition)
-            .order_by(parent_key, *self.order(include.entity, child, include.order))
+            .subquery("ranked")
+        )
+        first, last = include.skip, include.skip + (include.limit or cap)
+        return (
+            select(ranked)
+            .where(ranked.c["_place"] > first, ranked.c["_place"] <= last)
+            .order_by(ranked.c["_parent"], ranked.c["_place"])
         )
 
     # --- where ----------------------------------------------------------------------------
@@ -218,7 +226,7 @@ class Compiler:
             fields = ENTITIES[entity].text_fields
             if not fields:
                 return false()
-            return or_(*(func.lower(column(entity, alias, name)).contains(needle, autoescape=True) for name in fields))
+            return or_(*(self.lower(column(entity, alias, name)).contains(needle, autoescape=True) for name in fields))
         if isinstance(node, Quantity):
             return self._quantity(alias, node, names=None)
         return self._comparison(entity, alias, node)
@@ -259,12 +267,19 @@ class Compiler:
         return and_(or_(direct, twin), *others)
 
     def _quantity(self, alias: FromClause, node: Quantity, names) -> ColumnElement[bool]:
-        """Stored SI value against the query's SI operands; another dimension matches nothing."""
+        """Stored SI value against the query's SI operands; another dimension matches nothing.
+
+        Equality allows a relative 1e-9: 68 °F is 293.15 K only up to the last bit of a double.
+        """
         value = alias.c.si_value
         same_kind = alias.c.si_unit == node.si_unit
         if node.op is None:
             return same_kind
-        return and_(same_kind, _compare(value, node.op, node.si_values if len(node.si_values) > 1 or node.op in ("between", "inq", "nin") else node.si_values[0]))
+        if node.op in ("eq", "neq", "inq", "nin"):
+            near = or_(*(value.between(*_tolerance(v)) for v in node.si_values)) if node.si_values else false()
+            return and_(same_kind, not_(near) if node.op in ("neq", "nin") else near)
+        operand = node.si_values if node.op == "between" else node.si_values[0]
+        return and_(same_kind, _compare(value, node.op, operand))
 
     def _comparison(self, entity: str, alias: FromClause, node: Comparison) -> ColumnElement[bool]:
         if entity == "Technique" and node.field in ("pid", "name") and node.op in ("eq", "neq", "inq", "nin"):
@@ -273,6 +288,8 @@ class Compiler:
             return self._parameter_value(alias, node)
         if entity == "Document" and node.field == "keywords":
             return self._keywords(alias, node)
+        if node.op in ("ilike", "nilike"):
+            return self._ilike(column(entity, alias, node.field), node.op, node.value)
         if node.field == "isPublic" and entity in ("Dataset", "Document"):
             public = self.visibility.dataset_public(alias) if entity == "Dataset" else self.visibility.document_public(alias)
             return _compare_bool(public, node)
@@ -301,13 +318,21 @@ class Compiler:
             both_null = and_(alias.c.value_number.is_(None), alias.c.value_string.is_(None))
             return both_null if node.op == "eq" else not_(both_null)
         if isinstance(node.value, Pattern) or all(isinstance(v, str) for v in values if v is not None):
+            if node.op in ("ilike", "nilike"):
+                return self._ilike(alias.c.value_string, node.op, node.value)
             return _compare(alias.c.value_string, node.op, node.value, dialect=self.dialect)
         if all(isinstance(v, (int, float)) for v in values):
             return _compare(alias.c.value_number, node.op, node.value, dialect=self.dialect)
+        # a list mixing text, numbers and null: each kind against its own column
         strings = tuple(v for v in values if isinstance(v, str))
-        numbers = tuple(v for v in values if not isinstance(v, str))
-        parts = [_compare(alias.c.value_string, node.op, strings), _compare(alias.c.value_number, node.op, numbers)]
-        return and_(*parts) if node.op == "nin" else or_(*parts)
+        numbers = tuple(v for v in values if isinstance(v, (int, float)))
+        empty = and_(alias.c.value_number.is_(None), alias.c.value_string.is_(None))
+        parts = [alias.c.value_string.in_(strings) if strings else false(),
+                 alias.c.value_number.in_(numbers) if numbers else false()]
+        if None in values:
+            parts.append(empty)
+        anyone = or_(*parts)
+        return not_(anyone) if node.op == "nin" else anyone
 
     def _keywords(self, alias: FromClause, node: Comparison) -> ColumnElement[bool]:
         """A keyword condition holds when some keyword of the document satisfies it."""
@@ -322,6 +347,17 @@ class Compiler:
         positive = {"neq": "eq", "nin": "inq"}.get(node.op, node.op)
         holds = exists(select(literal(1)).select_from(each).where(_compare(element, positive, node.value, dialect=self.dialect)))
         return not_(holds) if node.op in ("neq", "nin") else holds
+
+    def lower(self, expression: ColumnElement) -> ColumnElement:
+        """Lower case beyond ASCII on both databases (SQLite's lower() and PostgreSQL's under
+        the byte-wise "C" collation of titles fold ASCII only)."""
+        if self.dialect == "sqlite":
+            return func.unicode_lower(expression)
+        return func.lower(expression.collate("default"))
+
+    def _ilike(self, expression: ColumnElement, op: str, pattern: str) -> ColumnElement[bool]:
+        match = self.lower(expression).like(pattern.lower(), escape="\\")
+        return or_(not_(match), expression.is_(None)) if op == "nilike" else match
 
     # --- order -----------------------------------------------------------------------------
 
@@ -338,6 +374,11 @@ class Compiler:
         key = "pid" if "pid" in model.fields else "id"
         clauses.append(alias.c[key].asc())
         return clauses
+
+
+def _tolerance(value: float) -> tuple[float, float]:
+    spread = abs(value) * 1e-9 or 1e-300
+    return value - spread, value + spread
 
 
 def _is_technique_term(iri: str) -> bool:

@@ -21,6 +21,10 @@ def database_reason(error: Exception) -> str:
     return str(original).strip().splitlines()[0][:300]
 
 
+def _unicode_lower(text):
+    return text.lower() if isinstance(text, str) else text
+
+
 def make_engine(url: str, *, reader: bool = False) -> Engine:
     """An engine for ``url``; ``reader`` engines (the API's) never take SQLite's write lock."""
     try:
@@ -59,6 +63,8 @@ def _sqlite_engine(url, reader: bool) -> Engine:
         cursor.close()
         # The search API's regexp operator; patterns are checked safe before they get here (query/regexp.py).
         dbapi_connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)
+        # Lower case beyond ASCII, as PostgreSQL's lower() (SQLite's own folds ASCII only).
+        dbapi_connection.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _begin(connection):

@@ -34,6 +34,7 @@ COMPARISONS = ("eq", "neq", "gt", "gte", "lt", "lte")
 OPERATORS = (*COMPARISONS, "between", "inq", "nin", "like", "nlike", "ilike", "nilike", "regexp")
 _ORDERED = {FieldType.NUMBER, FieldType.DATE, FieldType.STRING, FieldType.NUMBER_OR_STRING}
 _TEXTUAL = {FieldType.STRING, FieldType.NUMBER_OR_STRING}
+_SORTABLE = {FieldType.STRING, FieldType.NUMBER, FieldType.DATE}
 
 
 class FilterError(ValueError):
@@ -95,9 +96,9 @@ class Include:
         return self.where is not None or any(child.filtering for child in self.includes)
 
     @property
-    def unit(self) -> str | None:
-        """The unit matching parameters are shown in: the first one the scope asked in."""
-        return _first_unit(self.where)
+    def units(self) -> tuple[str, ...]:
+        """The units the scope asks parameters in; each matching parameter is shown in the one of its kind."""
+        return tuple(dict.fromkeys(_units_in(self.where)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,15 +113,12 @@ class Filter:
     query: str | None = None
 
 
-def _first_unit(node: Node | None) -> str | None:
+def _units_in(node: Node | None) -> list[str]:
     if isinstance(node, Quantity):
-        return node.unit
+        return [node.unit]
     if isinstance(node, (And, Or)):
-        for item in node.items:
-            found = _first_unit(item)
-            if found:
-                return found
-    return None
+        return [unit for item in node.items for unit in _units_in(item)]
+    return []
 
 
 # --- entry points -------------------------------------------------------------------------
@@ -136,6 +134,8 @@ def load_json(text: str | None, argument: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise FilterError(argument, f"not valid JSON ({error.msg} at character {error.pos})") from None
+    except (RecursionError, ValueError) as error:  # arrays nested a thousand deep; integers of 5,000 digits
+        raise FilterError(argument, f"not acceptable JSON ({str(error).split(';')[0][:120]})") from None
 
 
 def parse_filter(entity: str, raw: Any, *, query: str | None = None, include_only: bool = False) -> Filter:
@@ -202,6 +202,8 @@ def parse_where(model: Entity, raw: Any, where: str, budget: _Budget, depth: int
                 part = parse_where(model, item, f"{place}[{index}]", budget, depth + 1)
                 if part is not None:
                     parts.append(part)
+            if not parts:  # {"or": [{}]}: an empty condition holds for every record, as in LoopBack
+                continue
             node: Node = And(tuple(parts)) if key == "and" else Or(tuple(parts))
             items.append(_with_units(model, node, place) if key == "and" else node)
         elif key == "text":
@@ -243,7 +245,7 @@ def _operand(kind: FieldType, op: str, value: Any, place: str) -> Any:
         low, high = (_typed(kind, item, f"{place}[{index}]") for index, item in enumerate(value))
         if low is None or high is None:
             raise FilterError(place, "between needs two values, not null")
-        if type(low) is not type(high):
+        if isinstance(low, str) != isinstance(high, str):  # 1 and 1.5 are both numbers (JSON clients write 1.0 as 1)
             raise FilterError(place, "between needs two values of the same type")
         return (low, high)
     if op in ("inq", "nin"):
@@ -262,6 +264,9 @@ def _operand(kind: FieldType, op: str, value: Any, place: str) -> Any:
                 return parse_regexp(value)
             except UnsafePattern as error:
                 raise FilterError(place, str(error)) from None
+        trailing = len(value) - len(value.rstrip("\\"))
+        if trailing % 2:
+            raise FilterError(place, "pattern ends in an unescaped \\ (write \\\\ for a backslash)")
         return _bounded(value, place)
     if op in ("gt", "gte", "lt", "lte"):
         if kind not in _ORDERED:
@@ -289,9 +294,12 @@ def _typed(kind: FieldType, value: Any, place: str) -> Any:
             raise FilterError(place, f"expected an ISO 8601 date-time string, not {_kind(value)}")
         try:
             moment = datetime.fromisoformat(value.strip())
+            moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
         except ValueError:
             raise FilterError(place, f"{value!r} is not an ISO 8601 date-time") from None
-        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        except OverflowError:
+            raise FilterError(place, f"{value!r} is outside the years 1–9999 in UTC") from None
+        return moment
     if isinstance(value, str):  # NUMBER_OR_STRING
         return _bounded(value, place)
     return _number(value, place)
@@ -300,6 +308,10 @@ def _typed(kind: FieldType, value: Any, place: str) -> Any:
 def _number(value: Any, place: str) -> float | int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise FilterError(place, f"expected a number, not {_kind(value)}")
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:  # what a 64-bit column holds
+            raise FilterError(place, "integer out of range (64-bit)")
+        return value
     if not math.isfinite(value) or abs(value) > 1e300:
         raise FilterError(place, "expected a finite number")
     return value
@@ -310,6 +322,10 @@ def _bounded(text: str, place: str) -> str:
         raise FilterError(place, f"string longer than {MAX_STRING} characters")
     if "\x00" in text:
         raise FilterError(place, "string contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FilterError(place, "string is not valid Unicode (a lone surrogate)") from None
     return text
 
 
@@ -317,40 +333,69 @@ def _bounded(text: str, place: str) -> str:
 
 
 def _with_units(model: Entity, node: And, place: str) -> And:
-    """In a Parameter where, ``{"unit": U}`` beside value conditions makes them quantities in U.
+    """In a Parameter where, ``{"unit": U}`` makes the value conditions of its ``and`` quantities in U.
 
     ``{"and": [{"name": "x"}, {"value": {"lt": 80}}, {"unit": "celsius"}]}``
     compares the stored SI value with 80 °C in kelvin, so a parameter
-    recorded in K, °C or °F matches alike.
+    recorded in K, °C or °F matches alike.  The unit reaches value
+    conditions nested in ``or`` groups of the same ``and`` too, and may sit
+    in a nested ``and`` (``{"name": "x", "unit": "K"}`` beside ``{"value": …}``).
     """
     if model.name != "Parameter":
         return node
-    units_given = [item for item in node.items if isinstance(item, Comparison) and item.field == "unit" and item.op == "eq"]
-    if not units_given or not isinstance(units_given[0].value, str) or not units_given[0].value.strip():
-        return node
-    written = units_given[0].value
-    if any(other.value != written for other in units_given[1:]):
-        raise FilterError(f"{place}.unit", "two different units in one condition")
+    items = _flatten(node)
+    written = _unit_of(items, place)
+    if written is None:
+        return And(tuple(items))
     try:
         scale, offset, si_unit = units.si_conversion(written)
     except units.UnknownUnit:
         raise FilterError(f"{place}.unit", f"unknown unit {written!r}") from None
     except units.IncompatibleUnit as error:
         raise FilterError(f"{place}.unit", str(error)) from None
-    items: list[Node] = []
-    quantities = 0
-    for item in node.items:
-        if item in units_given:
-            continue
+
+    def convert(item: Node) -> Node:
         if isinstance(item, Comparison) and item.field == "value" and _numeric(item.value):
             values = item.value if isinstance(item.value, tuple) else (item.value,)
-            items.append(Quantity(item.op, tuple(v * scale + offset for v in values), si_unit, written))
-            quantities += 1
-        else:
-            items.append(item)
-    if not quantities:
-        items.append(Quantity(None, (), si_unit, written))
-    return And(tuple(items))
+            return Quantity(item.op, tuple(v * scale + offset for v in values), si_unit, written)
+        if isinstance(item, Or):
+            return Or(tuple(convert(part) for part in item.items))
+        if isinstance(item, And):
+            return And(tuple(convert(part) for part in item.items))
+        return item
+
+    kept = [
+        convert(item) for item in items
+        if not (isinstance(item, Comparison) and item.field == "unit") and not (isinstance(item, Quantity) and item.op is None)
+    ]
+    if not any(_holds_quantity(item) for item in kept):
+        kept.append(Quantity(None, (), si_unit, written))  # a unit alone: values of that dimension
+    return And(tuple(kept))
+
+
+def _flatten(node: And) -> list[Node]:
+    """(a and (b and c)) is (a and b and c): a unit written beside the name still meets the value."""
+    out: list[Node] = []
+    for item in node.items:
+        out.extend(_flatten(item) if isinstance(item, And) else [item])
+    return out
+
+
+def _unit_of(items: list[Node], place: str) -> str | None:
+    written = {
+        item.value for item in items
+        if isinstance(item, Comparison) and item.field == "unit" and item.op == "eq" and isinstance(item.value, str)
+        and item.value.strip()
+    } | {item.unit for item in items if isinstance(item, Quantity) and item.op is None}
+    if len(written) > 1:
+        raise FilterError(f"{place}.unit", f"different units in one condition: {', '.join(sorted(written))}")
+    return written.pop() if written else None
+
+
+def _holds_quantity(node: Node) -> bool:
+    if isinstance(node, Quantity):
+        return True
+    return isinstance(node, (And, Or)) and any(_holds_quantity(item) for item in node.items)
 
 
 def _numeric(value: Any) -> bool:
@@ -387,19 +432,33 @@ def _includes(model: Entity, raw: Any, place: str, budget: _Budget, depth: int) 
         for key in scope:
             if key not in ("where", "include", "limit", "skip", "fields", "order"):
                 raise FilterError(f"{spot}.scope.{key}", "unknown scope key; expected where, include, limit, skip, fields, order")
-        out.append(
+        parts = _technique_parts(target, parse_where(target, scope.get("where"), f"{spot}.scope.where", budget))
+        out.extend(
             Include(
                 relation=relation,
                 entity=target.name,
-                where=parse_where(target, scope.get("where"), f"{spot}.scope.where", budget),
+                where=part,
                 includes=_includes(target, scope.get("include"), f"{spot}.scope.include", budget, depth + 1),
                 limit=_count(scope.get("limit"), f"{spot}.scope.limit", None, 1, MAX_LIMIT),
                 skip=_count(scope.get("skip"), f"{spot}.scope.skip", 0, 0, MAX_SKIP),
                 fields=_fields(target, scope.get("fields"), f"{spot}.scope.fields"),
                 order=_order(target, scope.get("order"), f"{spot}.scope.order"),
             )
+            for part in parts
         )
     return tuple(out)
+
+
+def _technique_parts(target: Entity, where: Node | None) -> list[Node | None]:
+    """``{"and": [{"pid": X}, {"pid": Y}]}`` on techniques means one technique from each subtree
+    (panosc-search-api.md): the same as two includes, each satisfied by its own row."""
+    if target.name != "Technique" or not isinstance(where, And):
+        return [where]
+    deep = all(
+        isinstance(item, Comparison) and item.field in ("pid", "name") and item.op in ("eq", "inq")
+        for item in where.items
+    )
+    return list(where.items) if deep else [where]
 
 
 def _relation(model: Entity, name: Any, place: str) -> str:
@@ -412,7 +471,7 @@ def _relation(model: Entity, name: Any, place: str) -> str:
 def _count(value: Any, place: str, default: int | None, low: int, high: int) -> int | None:
     if value is None:
         return default
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise FilterError(place, f"expected a whole number, not {_kind(value)}")
@@ -453,7 +512,7 @@ def _order(model: Entity, raw: Any, place: str) -> tuple[tuple[str, bool], ...]:
         if not parts or len(parts) > 2 or (len(parts) == 2 and parts[1].upper() not in ("ASC", "DESC")):
             raise FilterError(place, f'{item!r} is not "field ASC" or "field DESC"')
         name = parts[0]
-        if name not in model.fields or model.fields[name] == FieldType.STRING_LIST:
+        if name not in model.fields or model.fields[name] not in _SORTABLE:
             raise FilterError(place, f"cannot order {model.name} by {name!r}")
         out.append((name, len(parts) == 2 and parts[1].upper() == "DESC"))
     return tuple(out)
