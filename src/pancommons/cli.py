@@ -338,6 +338,16 @@ def demo(
 
 
 @app.command()
+def release() -> None:
+    """Open the datasets and documents whose embargo or release date has passed (run it daily)."""
+    from pancommons.catalogue.release import release_embargoed
+
+    with _friendly_errors():
+        released = release_embargoed(_engine(_settings()))
+        out.print(f"released: {released.datasets} dataset(s), {released.documents} document(s)")
+
+
+@app.command()
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on")] = 8000,

@@ -175,3 +175,47 @@ def test_text_query_scores_lie_in_0_1_and_order_the_results(reference_api):
     _, untitled = get(reference_api, "/api/Datasets")
     assert [d["score"] for d in untitled] == [0, 0, 0, 0]
     assert [d["title"] for d in untitled] == sorted(d["title"] for d in untitled)
+
+
+def temperature(client, *conditions):
+    _, datasets = get(client, "/api/Datasets", filter={"include": [{"relation": "parameters", "scope": {"where": {
+        "and": [{"name": "temperature"}, *conditions]}}}]})
+    return [(d["pid"], [(p["value"], p["unit"]) for p in d["parameters"]]) for d in datasets]
+
+
+def test_units_reach_every_value_condition_of_their_and(reference_api):
+    dataset_3 = "20.500.12269/panosc-dataset3"
+    assert temperature(reference_api, {"value": 68}, {"unit": "fahrenheit"}) == [(dataset_3, [(68, "fahrenheit")])]
+    assert temperature(reference_api, {"or": [{"value": {"gt": 100}}, {"value": {"lt": -300}}]}, {"unit": "celsius"}) == []
+    assert temperature(reference_api, {"or": [{"value": {"gt": 10}}, {"value": {"lt": -300}}]}, {"unit": "celsius"}) \
+        == [(dataset_3, [(20, "celsius")])]
+    assert temperature(reference_api, {"unit": "celsius", "value": {"gt": 100}}) == []
+    assert temperature(reference_api, {"value": {"between": [10, 30.5]}}, {"unit": "celsius"}) == [(dataset_3, [(20, "celsius")])]
+    assert temperature(reference_api, {"unit": "K"}) == [(dataset_3, [(293.15, "K")])]
+
+
+def test_two_includes_of_one_relation_show_the_rows_of_both(reference_api):
+    _, datasets = get(reference_api, "/api/Datasets", filter={"include": [
+        {"relation": "parameters", "scope": {"where": {"name": "chemical_formula"}}},
+        {"relation": "parameters", "scope": {"where": {"name": "sample_state"}}}]})
+    assert [d["pid"] for d in datasets] == [DATASET_1]
+    assert sorted(p["name"] for p in datasets[0]["parameters"]) == ["chemical_formula", "sample_state"]
+
+
+def test_scope_limit_and_skip_count_per_parent(reference_api):
+    def titles(scope):
+        _, documents = get(reference_api, "/api/Documents", filter={
+            "where": {"pid": "10.5072/panosc-document1"}, "include": [{"relation": "datasets", "scope": scope}]})
+        return [d["title"] for d in documents[0]["datasets"]]
+
+    assert titles({}) == ["PaNOSC Test Dataset 1", "PaNOSC Test Dataset 2"]
+    assert titles({"limit": 1}) == ["PaNOSC Test Dataset 1"]
+    assert titles({"limit": 1, "skip": 1}) == ["PaNOSC Test Dataset 2"]
+    assert titles({"order": "title DESC", "limit": 1}) == ["PaNOSC Test Dataset 2"]
+
+
+def test_fields_never_drop_what_every_dataset_carries(reference_api):
+    _, datasets = get(reference_api, "/api/Datasets", filter={"fields": {"title": False}, "limit": 1})
+    assert set(REQUIRED) <= set(datasets[0])
+    _, narrow = get(reference_api, "/api/Datasets", filter={"fields": ["pid", "size"], "limit": 1})
+    assert set(narrow[0]) == set(REQUIRED)  # the fixture has no sizes

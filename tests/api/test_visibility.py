@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import delete, update
 
 from pancommons.catalogue import text_index
+from pancommons.catalogue.release import release_embargoed
 from pancommons.db.tables import Dataset, Document
 from pancommons.ingest.panosc_import import import_panosc
 from tests.api.conftest import api_client, get, write_dump
@@ -108,3 +109,25 @@ def test_facets_count_only_visible_datasets(embargo_api):
     assert facets["technique"] == [] and facets["sampleFormula"] == []
     assert sorted(item["value"] for item in facets["year"]) == [2019, 2020]
     assert "secret" not in str(facets)
+
+
+def test_an_ended_embargo_opens_the_words_it_shares(embargo_api, engine):
+    """Visibility follows the date at once; release_embargoed also lets the linked proposal carry the title."""
+    with engine.begin() as connection:
+        connection.execute(update(Dataset).where(Dataset.pid == SECRET).values(embargo_until=NOW - timedelta(seconds=1)))
+    assert SECRET in {d["pid"] for d in get(embargo_api, "/api/Datasets")[1]}
+    assert get(embargo_api, "/api/Documents", query="secret")[1] == []  # not yet in the proposal's words
+    assert release_embargoed(engine).datasets == 2  # this one and OPENED, whose embargo ended before
+    assert [d["pid"] for d in get(embargo_api, "/api/Documents", query="secret")[1]] == ["doc/open"]
+    assert release_embargoed(engine).datasets == 0  # nothing left to open
+
+
+def test_instrument_text_query_folds_accents(engine, settings, ontology, tmp_path):
+    dump = write_dump(tmp_path / "i.json", Instrument=[{"pid": "i/l", "name": "Lüneburg beamline", "facility": "NLS"},
+                                                       {"pid": "i/o", "name": "Other", "facility": "NLS"}])
+    import_panosc(dump, engine)
+    with api_client(settings, ontology) as client:
+        for query in ("Lüneburg", "luneburg", "LÜNEBURG"):
+            _, found = get(client, "/api/Instruments", query=query)
+            assert [i["pid"] for i in found] == ["i/l"] and 0 < found[0]["score"] <= 1
+        assert get(client, "/api/Instruments/count", query="luneburg") == (200, {"count": 1})

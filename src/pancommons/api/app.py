@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from pancommons import __version__
 from pancommons.api import errors
 from pancommons.api.panosc import COLLECTIONS, router
+from pancommons.catalogue.release import release_embargoed
 from pancommons.catalogue.search import Catalogue
 from pancommons.config import Settings, load_settings
 from pancommons.db.engine import make_engine
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
     if catalogue is None:
         writer = make_engine(settings.resolved_database_url)
         upgrade(writer)  # a fresh catalogue serves (empty) at once
+        release_embargoed(writer)
         writer.dispose()
         catalogue = Catalogue(make_engine(settings.resolved_database_url, reader=True), load_techniques(settings))
     app = FastAPI(

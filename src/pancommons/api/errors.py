@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from pancommons.query.filter import FilterError
@@ -39,6 +39,12 @@ def install(app: FastAPI) -> None:
             status_code=error.status_code,
             headers=getattr(error, "headers", None),
         )
+
+    @app.exception_handler(DataError)
+    async def _refused_value(request: Request, error: DataError):
+        # A value the database will not take (a NUL in a pid, a pattern its engine rejects): the request's fault.
+        reason = str(error.orig).splitlines()[0] if error.orig else "invalid value"
+        return JSONResponse(error_body(400, "BadRequestError", f"the catalogue refused a value: {reason}"), status_code=400)
 
     @app.exception_handler(OperationalError)
     async def _database(request: Request, error: OperationalError):

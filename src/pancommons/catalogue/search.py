@@ -184,7 +184,7 @@ class Catalogue:
     def _instruments_by_text(self, connection, compiler, condition, query: Filter, terms: list[str]):
         """Instruments are few: score them in Python with the same BM25 over name and facility."""
         root = TABLES["Instrument"]
-        candidates = connection.execute(select(root).where(condition, _instrument_words(root, terms))).mappings().all()
+        candidates = connection.execute(select(root).where(condition)).mappings().all()
         every = connection.execute(select(root.c.name, root.c.facility)).all()
         lengths = [len(tokens(f"{name} {facility or ''}")) for name, facility in every]
         frequencies = {term: sum(1 for name, facility in every if term in tokens(f"{name} {facility or ''}")) for term in terms}
@@ -246,13 +246,6 @@ def _is_many(entity: str, relation: str) -> bool:
     from pancommons.query.schema import ENTITIES
 
     return ENTITIES[entity].relations[relation].many
-
-
-def _instrument_words(root, terms: list[str]):
-    from sqlalchemy import or_
-
-    haystack = func.lower(root.c.name + " " + func.coalesce(root.c.facility, ""))
-    return or_(*(haystack.contains(term, autoescape=True) for term in terms))
 
 
 def _bm25(words: list[str], terms: list[str], stats: CorpusStatistics) -> float:

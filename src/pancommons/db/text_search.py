@@ -48,7 +48,8 @@ class CorpusStatistics:
     frequencies: dict[str, int]  # term → records holding it
 
     def idf(self, term: str) -> float:
-        frequency = self.frequencies.get(term, 0)
+        # Counts cached at different moments of an ingest may disagree; a term is never in more records than exist.
+        frequency = min(self.frequencies.get(term, 0), self.records)
         return math.log(1.0 + (self.records - frequency + 0.5) / (frequency + 0.5))
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from pancommons.config import Settings
 from pancommons.db.engine import database_reason
 from pancommons.db.tables import DataFile, IngestRun, utcnow
+from pancommons.catalogue.release import release_embargoed
 from pancommons.ingest.links import resolve_derivations
 from pancommons.ingest.scan import (
     DataRoots,
@@ -194,6 +195,10 @@ def ingest(
             .where(IngestRun.id == report.run_id)
             .values(finished_at=utcnow(), summary=report.as_json())
         )
+    release_embargoed(engine)
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA optimize")  # planner statistics for the API's queries
     return report
 
 

@@ -58,8 +58,16 @@ def parse_regexp(text: str) -> Pattern:
     return Pattern(source, "i" in flags)
 
 
+# Syntax the two engines read differently (PostgreSQL's \b is a backspace, Python has no [[:alpha:]]):
+# refused, so a pattern means the same on SQLite and PostgreSQL.
+_NOT_SHARED = re.compile(r"\\[bBNAZzG0-9]|\(\?P|\[\[[:=.]|\{,")
+
+
 @lru_cache(maxsize=512)
 def _check(source: str) -> None:
+    shared = _NOT_SHARED.search(source)
+    if shared:
+        raise UnsafePattern(f"{shared.group()!r} is read differently by the databases; it is not supported")
     try:
         parsed = _sre.parse(source)
     except re.error as error:
