@@ -653,10 +653,24 @@ def size_label(datasets: int) -> str:
     return str(datasets)
 
 
-def cache_key(datasets: int, seed: int) -> str:
+def schema_fingerprint() -> str:
+    """The head revision and a hash of the migration scripts: a migration edited in place
+    (same revision id, another index) must not reuse a catalogue built without it."""
+    import hashlib
+    from importlib import resources
+
     from pancommons.db.migrate import head_revision
 
-    return f"datasets={datasets};seed={seed};schema={head_revision()};generator={GENERATOR_VERSION}"
+    versions = resources.files("pancommons.db") / "migrations" / "versions"
+    digest = hashlib.sha256()
+    for script in sorted(versions.iterdir(), key=lambda item: item.name):
+        if script.name.endswith(".py"):
+            digest.update(script.name.encode() + b"\0" + script.read_bytes())
+    return f"{head_revision()}-{digest.hexdigest()[:10]}"
+
+
+def cache_key(datasets: int, seed: int) -> str:
+    return f"datasets={datasets};seed={seed};schema={schema_fingerprint()};generator={GENERATOR_VERSION}"
 
 
 def database_url(backend: str, datasets: int, seed: int) -> str:
