@@ -203,9 +203,6 @@ class Dataset(Base):
     __tablename__ = "datasets"
     __table_args__ = (
         Index("ix_datasets_title_order", func.lower(text_column("title")), "pid"),
-        # Who may see a dataset is decided by these two columns (catalogue/policy.py): counts of
-        # what an anonymous caller sees read this small index instead of the table.
-        Index("ix_datasets_is_public_embargo_until", "is_public", "embargo_until"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

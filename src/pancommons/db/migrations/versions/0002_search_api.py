@@ -59,7 +59,6 @@ def upgrade() -> None:
         ):
             _sortable(column, table, length)
     op.create_index("ix_datasets_title_order", "datasets", [sa.text("lower(title)"), "pid"], unique=False)
-    op.create_index("ix_datasets_is_public_embargo_until", "datasets", ["is_public", "embargo_until"], unique=False)
     op.create_index("ix_documents_title_order", "documents", [sa.text("lower(title)"), "pid"], unique=False)
 
     for table, key, parent in (("dataset_text", "dataset_id", "datasets"), ("document_text", "document_id", "documents")):
@@ -86,7 +85,6 @@ def downgrade() -> None:
         op.drop_table(table)
     op.drop_index("ix_documents_title_order", table_name="documents")
     op.drop_index("ix_datasets_title_order", table_name="datasets")
-    op.drop_index("ix_datasets_is_public_embargo_until", table_name="datasets")
     with op.batch_alter_table("persons") as batch:
         batch.drop_constraint(batch.f("uq_persons_pid"), type_="unique")
         batch.drop_column("pid")
