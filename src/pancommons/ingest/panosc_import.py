@@ -92,7 +92,7 @@ from pancommons.db.tables import (
     Technique,
     utcnow,
 )
-from pancommons.ingest.shared_rows import fit, normalise_orcid
+from pancommons.ingest.shared_rows import checked_orcid, fit
 from pancommons.techniques import PANET_PREFIX
 from pancommons.units import expected_dimension, normalise
 
@@ -239,15 +239,7 @@ class PersonIn(_Record):
     first_name: str | None = None
     last_name: str | None = None
 
-    @field_validator("orcid")
-    @classmethod
-    def _valid_orcid(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        orcid = normalise_orcid(value)
-        if orcid is None:
-            raise ValueError(f"{value!r} is not a valid ORCID iD (checksum or form)")
-        return orcid
+    _valid_orcid = field_validator("orcid")(classmethod(lambda cls, value: checked_orcid(value)))
 
 
 class DatasetIn(_Record):

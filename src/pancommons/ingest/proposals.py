@@ -26,7 +26,7 @@ from pancommons.config import Settings
 from pancommons.db.engine import database_reason
 from pancommons.db.tables import Document, Member, utcnow
 from pancommons.ingest.links import link_proposals
-from pancommons.ingest.shared_rows import SharedRows, fit, normalise_orcid
+from pancommons.ingest.shared_rows import SharedRows, checked_orcid, fit
 from pancommons.ingest.writer import add_years
 from pancommons.model import PersonRecord
 from pancommons.times import facility_zone, plausible
@@ -56,15 +56,7 @@ class MemberIn(BaseModel):
     facility_user_id: str | None = None
     email: str | None = None
 
-    @field_validator("orcid")
-    @classmethod
-    def _valid_orcid(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        orcid = normalise_orcid(value)
-        if orcid is None:
-            raise ValueError(f"{value!r} is not a valid ORCID iD (checksum or form)")
-        return orcid
+    _valid_orcid = field_validator("orcid")(classmethod(lambda cls, value: checked_orcid(value)))
 
     @field_validator("role")
     @classmethod

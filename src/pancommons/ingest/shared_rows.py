@@ -33,6 +33,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "x"
 
 
+def checked_orcid(value: str | None) -> str | None:
+    """An ORCID iD as written by a user office or a dump, in canonical form; ValueError saying why not."""
+    if not value:
+        return None
+    orcid = normalise_orcid(value)
+    if orcid is None:
+        raise ValueError(f"{value!r} is not a valid ORCID iD (checksum or form)")
+    return orcid
+
+
 def normalise_orcid(value: str | None) -> str | None:
     """The bare 16-character ORCID iD, or None when it is not a valid one."""
     if not value:
