@@ -33,7 +33,6 @@ from sqlalchemy import (
     select,
     true,
 )
-from sqlalchemy.sql.elements import ColumnClause
 
 from pancommons.db import tables as t
 from pancommons.query.filter import And, Comparison, Node, Or, Quantity, Text
@@ -228,7 +227,7 @@ class Compiler:
                 return false()
             return or_(*(self.lower(column(entity, alias, name)).contains(needle, autoescape=True) for name in fields))
         if isinstance(node, Quantity):
-            return self._quantity(alias, node, names=None)
+            return self._quantity(alias, node)
         return self._comparison(entity, alias, node)
 
     def _and(self, entity: str, alias: FromClause, node: And) -> ColumnElement[bool]:
@@ -246,13 +245,13 @@ class Compiler:
         """``name`` with quantities in its own unit, or its photon twin with them converted by E = hc/λ."""
         quantities = [item for item in items if isinstance(item, Quantity)]
         others = [self.where("Parameter", alias, item) for item in items if not isinstance(item, Quantity)]
-        direct = and_(alias.c.name == name, *(self._quantity(alias, q, None) for q in quantities))
+        direct = and_(alias.c.name == name, *(self._quantity(alias, q) for q in quantities))
         twin_unit = _DUAL_UNITS.get(quantities[0].si_unit)
         if twin_unit is None:
             return and_(direct, *others)
         twin = and_(
             alias.c.name == DUAL_NAMES[name],
-            *(self._quantity(alias, _reciprocal(q, twin_unit), None) for q in quantities),
+            *(self._quantity(alias, _reciprocal(q, twin_unit)) for q in quantities),
         )
         if name == "incident_photon_energy":  # a recorded wavelength is a photon's only for photon probes
             dataset = t.Dataset.__table__.alias()
@@ -266,7 +265,7 @@ class Compiler:
             )
         return and_(or_(direct, twin), *others)
 
-    def _quantity(self, alias: FromClause, node: Quantity, names) -> ColumnElement[bool]:
+    def _quantity(self, alias: FromClause, node: Quantity) -> ColumnElement[bool]:
         """Stored SI value against the query's SI operands; another dimension matches nothing.
 
         Equality allows a relative 1e-9: 68 °F is 293.15 K only up to the last bit of a double.
@@ -448,4 +447,4 @@ def _regexp(expression: ColumnElement, pattern: Pattern, dialect: str) -> Column
     return func.regexp(source, expression) == 1
 
 
-__all__ = ["LINKS", "TABLES", "ColumnClause", "Compiler", "Visibility", "column"]
+__all__ = ["LINKS", "TABLES", "Compiler", "Visibility", "column"]
