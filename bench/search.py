@@ -143,16 +143,16 @@ SCIENCE_WORDS = """structure dynamics phase transition magnetic order high press
     amorphous crystalline quasi elastic inelastic coherent incoherent magnetisation anisotropy chirality
     entropy heat capacity thermal expansion elastic modulus hardness ductility fracture welding additive
     manufacturing printing coating deposition epitaxy heterostructure superlattice quantum dot wire sheet
-    graphene perovskite solar photovoltaic light emitting luminescence fluorescence nanowire battery""".split()
+    graphene perovskite solar photovoltaic light emitting luminescence fluorescence nanowire battery""".split()  # noqa: SIM905 - word lists read better as text
 FIRST_NAMES = """Anna Ben Clara David Eva Felix Greta Hugo Ines Jan Karin Lukas Maria Nils Olga Pablo Quentin Rosa
     Sven Tara Ugo Vera Wim Xenia Yusuf Zoe Amir Beatriz Chen Dmitri Elif Farid Giulia Hana Ivan Jana Kenji Leila
     Marco Nadia Omar Priya Rui Sofia Tomas Ulla Viktor Wei Yara Aiko Bruno Carmen Diego Emma Fatima Gustav
-    Helena Igor Julia""".split()
+    Helena Igor Julia""".split()  # noqa: SIM905 - word lists read better as text
 LAST_NAMES = """Andersen Berg Costa Dubois Eriksson Fischer Garcia Hansen Ivanova Jensen Kowalski Larsen Moreau
     Nielsen Olsen Petrov Quist Rossi Schmidt Torres Ulrich Virtanen Weber Xu Yilmaz Zhang Almeida Bauer
     Castro Dahl Engel Ferrari Gomez Horvat Ito Jovanovic Keller Lindqvist Martin Novak Ortega Popescu Richter
     Silva Tanaka Urban Vogel Wagner Young Zimmermann Becker Hoffmann Kaur Lopez Meyer Nowak Park Sato Suzuki
-    Kim Nguyen Singh Brown Müller Šimić Ødegård""".split()
+    Kim Nguyen Singh Brown Müller Šimić Ødegård""".split()  # noqa: SIM905 - word lists read better as text
 CITIES = ["Lund", "Grenoble", "Hamburg", "Oxford", "Villigen", "Trieste", "Barcelona", "Uppsala", "Delft", "Prague",
           "Krakow", "Didcot", "Berlin", "Munich", "Copenhagen", "Aarhus", "Zurich", "Paris", "Madrid", "Milan"]
 STATES = ("solid", "powder", "liquid", "solution", "crystal", "thin film")
@@ -804,7 +804,7 @@ def ground_truth(engine, techniques, late_hours: float = 3.0) -> dict:
     now = datetime.now(UTC)
     late = now + timedelta(hours=late_hours)
     sqlite = engine.dialect.name == "sqlite"
-    moment = (lambda value: _sql_time(value, False)) if sqlite else (lambda value: value)  # noqa: E731
+    moment = (lambda value: _sql_time(value, False)) if sqlite else (lambda value: value)
     rule = "(d.is_public = {t} OR (d.embargo_until IS NOT NULL AND d.embargo_until <= :{at}))"
     visible_now = rule.format(t="1" if sqlite else "true", at="now")
     visible_late = rule.format(t="1" if sqlite else "true", at="late")
@@ -864,10 +864,11 @@ def ground_truth(engine, techniques, late_hours: float = 3.0) -> dict:
 
 def check_text_rows(engine, datasets: int, seed: int, sample: int = 300) -> dict:
     """The stored text rows against what catalogue.text_index computes for the same records."""
-    from pancommons.catalogue import text_index
-    from pancommons.query.text import body_of
     from sqlalchemy import select
+
+    from pancommons.catalogue import text_index
     from pancommons.db import tables as t
+    from pancommons.query.text import body_of
 
     rng = np.random.default_rng([seed, 12345])
     dataset_ids = sorted(set(rng.integers(1, datasets + 1, size=sample).tolist()))
@@ -899,7 +900,7 @@ def check_text_rows(engine, datasets: int, seed: int, sample: int = 300) -> dict
 
 def queries(truth: dict) -> list[dict]:
     """(name, path, params, target ms, check) of every timed request."""
-    f = lambda value: json.dumps(value, separators=(",", ":"))  # noqa: E731
+    f = lambda value: json.dumps(value, separators=(",", ":"))
     filtered_where = {"and": [{"facility": "KNS"}, {"creationDate": {"between": ["2020-01-01T00:00:00Z", "2022-12-31T23:59:59Z"]}}]}
     return [
         {"name": "technique_subtree", "path": "/api/Datasets", "target_ms": 50,
@@ -1020,7 +1021,7 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PANCOMMONS_HOME": str(home), "PANCOMMONS_DATABASE_URL": url,
                "PANCOMMONS_PANET_SOURCE": PANET_CSV}
-        self.log = open(home / "uvicorn.log", "w")
+        self.log = open(home / "uvicorn.log", "w")  # noqa: SIM115 - open while the server runs; closed in stop()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "pancommons.api.app:create_app", "--factory", "--host", "127.0.0.1",
              "--port", str(self.port), "--workers", str(workers), "--no-access-log"],
@@ -1088,7 +1089,7 @@ def code_state() -> dict:
     root = Path(__file__).resolve().parents[1]
 
     def git(*arguments: str) -> str:
-        return subprocess.run(["git", *arguments], cwd=root, capture_output=True, text=True).stdout
+        return subprocess.run(["git", *arguments], cwd=root, capture_output=True, text=True, check=False).stdout
 
     return {"commit": git("rev-parse", "--short", "HEAD").strip(),  # porcelain lines are "XY path": keep the columns
             "src_changes": sorted(line[3:] for line in git("status", "--porcelain", "src").splitlines() if line.strip())}
