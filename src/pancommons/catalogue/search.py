@@ -28,6 +28,7 @@ from pancommons.db.text_search import (
     scored,
 )
 from pancommons.query.filter import Filter, Include, Node
+from pancommons.query.schema import ENTITIES
 from pancommons.query.text import query_terms, tokens
 
 INCLUDE_CAP = 1000  # included rows per parent when the scope sets no limit: a facility has instruments with 10⁵ datasets
@@ -122,11 +123,8 @@ class Catalogue:
             dataset_id = self.dataset_id(connection, compiler, pid)
             if dataset_id is None:
                 return None
-            condition = compiler.selection("File", files, query.where, query.includes)
             statement = (
-                select(files)
-                .join(t.DatasetFile, t.DatasetFile.file_id == files.c.id)
-                .where(t.DatasetFile.dataset_id == dataset_id, condition)
+                _files_of(select(files), dataset_id, compiler.selection("File", files, query.where, query.includes))
                 .order_by(*compiler.order("File", files, query.order))
                 .limit(query.limit)
                 .offset(query.skip)
@@ -141,12 +139,7 @@ class Catalogue:
             dataset_id = self.dataset_id(connection, compiler, pid)
             if dataset_id is None:
                 return None
-            statement = (
-                select(func.count())
-                .select_from(files)
-                .join(t.DatasetFile, t.DatasetFile.file_id == files.c.id)
-                .where(t.DatasetFile.dataset_id == dataset_id, compiler.selection("File", files, where, ()))
-            )
+            statement = _files_of(select(func.count()).select_from(files), dataset_id, compiler.selection("File", files, where, ()))
             return int(connection.execute(statement).scalar_one())
 
     # --- text statistics -------------------------------------------------------------------
@@ -185,14 +178,14 @@ class Catalogue:
         """Instruments are few: score them in Python with the same BM25 over name and facility."""
         root = TABLES["Instrument"]
         candidates = connection.execute(select(root).where(condition)).mappings().all()
-        every = connection.execute(select(root.c.name, root.c.facility)).all()
-        lengths = [len(tokens(f"{name} {facility or ''}")) for name, facility in every]
-        frequencies = {term: sum(1 for name, facility in every if term in tokens(f"{name} {facility or ''}")) for term in terms}
-        stats = CorpusStatistics(len(every), sum(lengths) / max(len(lengths), 1), frequencies)
-        scores = {}
-        for row in candidates:
-            words = tokens(f"{row['name']} {row['facility'] or ''}")
-            scores[row["id"]] = _bm25(words, terms, stats)
+        words_of = {
+            row_id: tokens(f"{name} {facility or ''}")
+            for row_id, name, facility in connection.execute(select(root.c.id, root.c.name, root.c.facility))
+        }
+        every = list(words_of.values())
+        frequencies = {term: sum(1 for words in every if term in words) for term in terms}
+        stats = CorpusStatistics(len(every), sum(map(len, every)) / max(len(every), 1), frequencies)
+        scores = {row["id"]: _bm25(words_of[row["id"]], terms, stats) for row in candidates}
         ranked = sorted(
             (row for row in candidates if scores[row["id"]] > 0),
             key=lambda row: (-scores[row["id"]], row["name"].lower(), row["pid"]),
@@ -238,13 +231,19 @@ class Catalogue:
         return {parent: [dict(rendered[row["id"]]) for row in group] for parent, group in grouped.items()}
 
 
+def _files_of(statement, dataset_id: int, condition):
+    """``statement`` over the files of one dataset that satisfy ``condition``."""
+    files = TABLES["File"]
+    return statement.join(t.DatasetFile, t.DatasetFile.file_id == files.c.id).where(
+        t.DatasetFile.dataset_id == dataset_id, condition
+    )
+
+
 def _identity(record: dict):
     return record.get("pid", record.get("id"))
 
 
 def _is_many(entity: str, relation: str) -> bool:
-    from pancommons.query.schema import ENTITIES
-
     return ENTITIES[entity].relations[relation].many
 
 

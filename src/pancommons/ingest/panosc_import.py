@@ -92,6 +92,7 @@ from pancommons.db.tables import (
     Technique,
     utcnow,
 )
+from pancommons.ingest.proposals import read_export_text
 from pancommons.ingest.shared_rows import checked_orcid, fit
 from pancommons.techniques import PANET_PREFIX
 from pancommons.units import expected_dimension, normalise
@@ -349,14 +350,7 @@ _SCHEMAS: dict[str, type[_Record]] = {
 
 def read_dump(path: Path) -> dict[str, dict[str, object]]:
     """The dump's models: name → {key → record (a JSON string, as LoopBack writes it)}."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise PanoscImportError(f"{path}: no such file") from None
-    except UnicodeDecodeError as error:
-        raise PanoscImportError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except OSError as error:
-        raise PanoscImportError(f"{path}: cannot read ({error.strerror or error})") from None
+    text = read_export_text(path, PanoscImportError)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

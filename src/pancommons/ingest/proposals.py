@@ -115,16 +115,23 @@ class ImportReport:
         )
 
 
+def read_export_text(path: Path, error_class: type[ValueError]) -> str:
+    """A UTF-8 export file's text (a BOM is dropped), or ``error_class`` naming the file and the reason.
+
+    Shared by the proposal and the PaNOSC imports: both read a file someone else wrote."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error_class(f"{path}: no such file") from None
+    except UnicodeDecodeError as error:
+        raise error_class(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise error_class(f"{path}: cannot read ({error.strerror or error})") from None
+
+
 def read_export(path: Path) -> tuple[list[tuple[str, dict]], str | None]:
     """(position, raw proposal) pairs and the file's default facility."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ProposalFileError(f"{path}: no such file") from None
-    except UnicodeDecodeError as error:
-        raise ProposalFileError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
-    except OSError as error:
-        raise ProposalFileError(f"{path}: cannot read ({error.strerror or error})") from None
+    text = read_export_text(path, ProposalFileError)
     suffix = path.suffix.lower()
     if suffix == ".json":
         return _read_json(text, path)
