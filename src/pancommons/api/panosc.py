@@ -21,6 +21,7 @@ from pancommons.query.filter import (
     parse_filter,
     parse_where_argument,
 )
+from pancommons.query.text import CorpusStatistics
 
 # The service returns plain JSON-ready dicts; rendering them directly skips FastAPI's
 # per-value encoder, which costs more than the query for a page of nested records.
@@ -77,6 +78,13 @@ FileFilterArgument = Annotated[str | None, Query(description=FILTER_HELP)]
 IncludeArgument = Annotated[str | None, Query(description='JSON filter with include only: {"include": ["files"]}')]
 WhereArgument = Annotated[str | None, Query(description="JSON where clause", openapi_examples=WHERE_EXAMPLES)]
 TextArgument = Annotated[str | None, Query(description="free-text query; results carry a score in (0, 1]")]
+CorpusArgument = Annotated[
+    str | None,
+    Query(
+        description="pancommons extension: corpus statistics to score a text query with, in the form "
+        "`/corpus` answers (a federation sends the sum over its nodes so every node scores alike)"
+    ),
+]
 
 
 def catalogue(request: Request) -> Catalogue:
@@ -102,14 +110,26 @@ def _routes(collection: str, entity: str) -> None:
         who: CallerDep,
         filter: str | None = Query(None, description=FILTER_HELP, openapi_examples=examples),
         query: TextArgument = None,
+        corpus: CorpusArgument = None,
     ):
-        return JSONResponse(store.find(parse_filter(entity, load_json(filter, "filter"), query=query), who))
+        parsed = parse_filter(entity, load_json(filter, "filter"), query=query)
+        return JSONResponse(store.find(parsed, who, _corpus_argument(corpus)))
 
     @router.get(f"/{collection}/count", summary=f"Count {collection}", tags=[collection], name=f"count_{noun}")
     def count(store: CatalogueDep, who: CallerDep, where: WhereArgument = None, query: TextArgument = None):
         parsed = parse_where_argument(entity, load_json(where, "where"))
         text = parse_filter(entity, None, query=query).query
         return {"count": store.count(entity, parsed, who, text)}
+
+    @router.get(
+        f"/{collection}/corpus",
+        summary=f"Text statistics of the visible {collection} for a query's terms (pancommons extension)",
+        tags=[collection],
+        name=f"corpus_{noun}",
+    )
+    def corpus(store: CatalogueDep, who: CallerDep, query: Annotated[str, Query(description="free-text query")]):
+        text = parse_filter(entity, None, query=query).query
+        return store.corpus(entity, text, who).to_json()
 
     if entity == "Dataset":
         _file_routes(collection)
@@ -159,6 +179,16 @@ def _file_routes(collection: str) -> None:
         if found is None:
             raise HTTPException(404, f"no Dataset with pid {pid!r}")
         return JSONResponse(found)
+
+
+def _corpus_argument(raw: str | None) -> CorpusStatistics | None:
+    if raw is None:
+        return None
+    decoded = load_json(raw, "corpus")
+    try:
+        return CorpusStatistics.from_json(decoded)
+    except ValueError as error:
+        raise FilterError("corpus", str(error)) from None
 
 
 for _collection, _entity in COLLECTIONS.items():

@@ -21,15 +21,10 @@ from pancommons.catalogue import policy
 from pancommons.catalogue.render import REQUIRED, render
 from pancommons.db import tables as t
 from pancommons.db.compile import HC, TABLES, Compiler
-from pancommons.db.text_search import (
-    TEXT_TABLES,
-    CorpusStatistics,
-    matching_ids,
-    scored,
-)
+from pancommons.db.text_search import B, K1, TEXT_TABLES, matching_ids, scored
 from pancommons.query.filter import Filter, Include, Node
 from pancommons.query.schema import ENTITIES
-from pancommons.query.text import query_terms, tokens
+from pancommons.query.text import CorpusStatistics, query_terms, tokens
 
 INCLUDE_CAP = 1000  # included rows per parent when the scope sets no limit: a facility has instruments with 10⁵ datasets
 STATISTICS_TTL = 30.0  # seconds a node's corpus statistics are reused; ingest shifts them slowly
@@ -51,16 +46,19 @@ class Catalogue:
 
     # --- lists ---------------------------------------------------------------------------
 
-    def find(self, query: Filter, caller: policy.Caller = policy.ANONYMOUS) -> list[dict]:
+    def find(
+        self, query: Filter, caller: policy.Caller = policy.ANONYMOUS, corpus: CorpusStatistics | None = None
+    ) -> list[dict]:
+        """A page of records; with a text query, scored on ``corpus`` when given (a federation's), else on this node's."""
         compiler = self.compiler(caller)
         root = TABLES[query.entity]
         condition = compiler.selection(query.entity, root, query.where, query.includes)
         with self.engine.connect() as connection:
             terms = query_terms(query.query) if query.query else []
             if terms and query.entity == "Instrument":
-                rows, scores = self._instruments_by_text(connection, compiler, condition, query, terms)
+                rows, scores = self._instruments_by_text(connection, compiler, condition, query, terms, corpus)
             elif terms:
-                stats = self.statistics(connection, query.entity, terms, caller, compiler)
+                stats = corpus or self.statistics(connection, query.entity, terms, caller, compiler)
                 ranked = scored(self.dialect, query.entity, terms, stats)
                 statement = (
                     select(root, ranked.c.score)
@@ -144,6 +142,14 @@ class Catalogue:
 
     # --- text statistics -------------------------------------------------------------------
 
+    def corpus(self, entity: str, text_query: str, caller: policy.Caller = policy.ANONYMOUS) -> CorpusStatistics:
+        """This node's statistics for a query's terms, for a federation to sum (see query/text.py)."""
+        terms = query_terms(text_query)
+        with self.engine.connect() as connection:
+            if entity == "Instrument":
+                return _instrument_statistics(self._instrument_words(connection), terms)
+            return self.statistics(connection, entity, terms, caller, self.compiler(caller))
+
     def statistics(self, connection, entity: str, terms: list[str], caller: policy.Caller, compiler: Compiler) -> CorpusStatistics:
         """Corpus statistics over what this caller may see: embargoed records shift no public score."""
         text_table, key = TEXT_TABLES[entity]
@@ -174,23 +180,26 @@ class Catalogue:
             self._statistics[key] = (now, value)
         return value
 
-    def _instruments_by_text(self, connection, compiler, condition, query: Filter, terms: list[str]):
+    def _instruments_by_text(self, connection, compiler, condition, query: Filter, terms: list[str], corpus=None):
         """Instruments are few: score them in Python with the same BM25 over name and facility."""
         root = TABLES["Instrument"]
         candidates = connection.execute(select(root).where(condition)).mappings().all()
-        words_of = {
-            row_id: tokens(f"{name} {facility or ''}")
-            for row_id, name, facility in connection.execute(select(root.c.id, root.c.name, root.c.facility))
-        }
-        every = list(words_of.values())
-        frequencies = {term: sum(1 for words in every if term in words) for term in terms}
-        stats = CorpusStatistics(len(every), sum(map(len, every)) / max(len(every), 1), frequencies)
+        words_of = self._instrument_words(connection)
+        stats = corpus or _instrument_statistics(words_of, terms)
         scores = {row["id"]: _bm25(words_of[row["id"]], terms, stats) for row in candidates}
         ranked = sorted(
             (row for row in candidates if scores[row["id"]] > 0),
             key=lambda row: (-scores[row["id"]], row["name"].lower(), row["pid"]),
         )
         return ranked[query.skip : query.skip + query.limit], scores
+
+    @staticmethod
+    def _instrument_words(connection) -> dict[int, list[str]]:
+        root = TABLES["Instrument"]
+        return {
+            row_id: tokens(f"{name} {facility or ''}")
+            for row_id, name, facility in connection.execute(select(root.c.id, root.c.name, root.c.facility))
+        }
 
     # --- records ---------------------------------------------------------------------------
 
@@ -247,9 +256,13 @@ def _is_many(entity: str, relation: str) -> bool:
     return ENTITIES[entity].relations[relation].many
 
 
-def _bm25(words: list[str], terms: list[str], stats: CorpusStatistics) -> float:
-    from pancommons.db.text_search import K1, B
+def _instrument_statistics(words_of: dict[int, list[str]], terms: list[str]) -> CorpusStatistics:
+    every = list(words_of.values())
+    frequencies = {term: sum(1 for words in every if term in words) for term in terms}
+    return CorpusStatistics(len(every), sum(map(len, every)) / max(len(every), 1), frequencies)
 
+
+def _bm25(words: list[str], terms: list[str], stats: CorpusStatistics) -> float:
     norm = K1 * (1 - B + B * len(words) / max(stats.average_length, 1.0))
     total = ideal = 0.0
     for term in terms:

@@ -15,9 +15,6 @@ which other records a page holds.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 from sqlalchemy import (
     ColumnElement,
     Float,
@@ -32,25 +29,12 @@ from sqlalchemy import (
 )
 
 from pancommons.db import tables as t
+from pancommons.query.text import CorpusStatistics
 
 K1 = 1.2
 B = 0.75
 
 TEXT_TABLES = {"Dataset": (t.DatasetText.__table__, "dataset_id"), "Document": (t.DocumentText.__table__, "document_id")}
-
-
-@dataclass(frozen=True, slots=True)
-class CorpusStatistics:
-    """What BM25 needs to know of the corpus the caller may see."""
-
-    records: int
-    average_length: float
-    frequencies: dict[str, int]  # term → records holding it
-
-    def idf(self, term: str) -> float:
-        # Counts cached at different moments of an ingest may disagree; a term is never in more records than exist.
-        frequency = min(self.frequencies.get(term, 0), self.records)
-        return math.log(1.0 + (self.records - frequency + 0.5) / (frequency + 0.5))
 
 
 def matching_ids(dialect: str, entity: str, terms: list[str]):
