@@ -376,6 +376,54 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     uvicorn.run("pancommons.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 
 
+@app.command()
+def federate(
+    provider: Annotated[
+        list[str] | None, typer.Option("--provider", help="a PaNOSC API base URL (ending in /api); repeat for each", metavar="URL")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML file of providers (see docs/federation.md)", metavar="FILE")] = None,
+    timeout: Annotated[
+        float | None, typer.Option(min=0.01, max=600, help="seconds to wait for each provider [default: 5]", metavar="SECONDS")
+    ] = None,
+    cache_seconds: Annotated[
+        float | None, typer.Option(min=0, max=3600, help="identical requests within this answer from cache [default: 5]")
+    ] = None,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on")] = 8000,
+) -> None:
+    """Serve one PaNOSC Search API in front of many: every request goes to every provider, answers merged."""
+    from pancommons.federation.config import DEFAULT_CACHE_SECONDS, DEFAULT_TIMEOUT, FederationConfig
+    from pancommons.federation.providers import ProviderError
+
+    with _friendly_errors():
+        try:
+            if config is not None:
+                federation = FederationConfig.from_file(config, timeout, provider or [])
+                if cache_seconds is not None:
+                    federation = FederationConfig(federation.providers, cache_seconds)
+            else:
+                federation = FederationConfig.from_urls(
+                    provider or [], timeout or DEFAULT_TIMEOUT,
+                    DEFAULT_CACHE_SECONDS if cache_seconds is None else cache_seconds,
+                )
+        except ProviderError as error:
+            raise CliError(str(error)) from None
+        _federate(federation, host, port)
+
+
+def _federate(federation, host: str, port: int) -> None:
+    import uvicorn
+
+    from pancommons.federation.app import create_federation_app
+
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    for each in federation.providers:
+        out.print(f"provider: {each.url}  (timeout {each.timeout:g} s)")
+    out.print(f"\nFederated Search API: http://{shown}:{port}/api/Datasets   status: http://{shown}:{port}/api/status")
+    out.print("Ctrl-C stops it.")
+    uvicorn.run(create_federation_app(federation), host=host, port=port, log_level="warning")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

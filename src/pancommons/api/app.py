@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import gc
 import logging
-import re
 
 from fastapi import FastAPI
 
 from pancommons import __version__
 from pancommons.api import errors
-from pancommons.api.panosc import COLLECTIONS, router
+from pancommons.api.panosc import router
+from pancommons.api.paths import CaseInsensitiveCollections
 from pancommons.catalogue.release import release_embargoed
 from pancommons.catalogue.search import Catalogue
 from pancommons.config import Settings, load_settings
@@ -23,10 +23,6 @@ from pancommons.db.engine import make_engine
 from pancommons.db.migrate import upgrade
 
 log = logging.getLogger("pancommons.api")
-
-_CANONICAL = {name.lower(): name for name in COLLECTIONS}
-_COLLECTION_PATH = re.compile(r"^/api/([A-Za-z]+)(?=/|$)")
-
 
 def load_techniques(settings: Settings):
     """The classified PaNET ontology, or None (with a warning) when it cannot be had."""
@@ -39,25 +35,6 @@ def load_techniques(settings: Settings):
     except OntologyError as error:
         log.warning("technique filters fall back to exact names and pids: %s", error)
         return None
-
-
-class CaseInsensitiveCollections:
-    """ASGI middleware: /api/datasets, /api/DATASETS … reach /api/Datasets (pids keep their case)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            path = scope["path"]
-            match = _COLLECTION_PATH.match(path)
-            if match and match.group(1).lower() in _CANONICAL:
-                canonical = _CANONICAL[match.group(1).lower()]
-                rest = path[match.end():]
-                rest = re.sub(r"^(/count|/facets)$", lambda m: m.group(1).lower(), rest, flags=re.IGNORECASE)
-                rest = re.sub(r"(/files(/count)?)$", lambda m: m.group(1).lower(), rest, flags=re.IGNORECASE)
-                scope = dict(scope, path=f"/api/{canonical}{rest}")
-        await self.app(scope, receive, send)
 
 
 def create_app(settings: Settings | None = None, catalogue: Catalogue | None = None) -> FastAPI:

@@ -12,12 +12,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from pancommons.api.paths import COLLECTIONS
 from pancommons.catalogue.facets import facets
 from pancommons.catalogue.policy import ANONYMOUS, Caller
 from pancommons.catalogue.search import Catalogue
 from pancommons.query.filter import (
     FilterError,
     load_json,
+    parse_facet_arguments,
     parse_filter,
     parse_where_argument,
 )
@@ -27,7 +29,6 @@ from pancommons.query.text import CorpusStatistics
 # per-value encoder, which costs more than the query for a page of nested records.
 router = APIRouter(prefix="/api", default_response_class=JSONResponse)
 
-COLLECTIONS = {"Datasets": "Dataset", "Documents": "Document", "Instruments": "Instrument"}
 
 FILTER_EXAMPLES = {
     "page": {"summary": "A page, ordered", "value": '{"limit": 10, "skip": 20, "order": "title ASC"}'},
@@ -157,12 +158,7 @@ def _facet_route(collection: str) -> None:
         filter: Annotated[str | None, Query(description="a whole filter (where, include, query) instead of where")] = None,
         query: TextArgument = None,
     ):
-        if where is not None and filter is not None:
-            raise FilterError("where", "give either where or filter, not both")
-        raw = load_json(filter, "filter") if filter is not None else {"where": load_json(where, "where")}
-        if isinstance(raw, dict) and raw.get("where") is None:
-            raw.pop("where", None)
-        return JSONResponse(facets(store, parse_filter("Dataset", raw, query=query), who))
+        return JSONResponse(facets(store, parse_facet_arguments(where, filter, query), who))
 
 
 def _file_routes(collection: str) -> None:

@@ -138,6 +138,16 @@ def load_json(text: str | None, argument: str) -> Any:
         raise FilterError(argument, f"not acceptable JSON ({str(error).split(';')[0][:120]})") from None
 
 
+def parse_facet_arguments(where: str | None, filter: str | None, query: str | None) -> Filter:
+    """The selection facets count, from a where clause or a whole filter (its where, include and query)."""
+    if where is not None and filter is not None:
+        raise FilterError("where", "give either where or filter, not both")
+    raw = load_json(filter, "filter") if filter is not None else {"where": load_json(where, "where")}
+    if isinstance(raw, dict) and raw.get("where") is None:
+        raw.pop("where", None)
+    return parse_filter("Dataset", raw, query=query)
+
+
 def parse_filter(entity: str, raw: Any, *, query: str | None = None, include_only: bool = False) -> Filter:
     """A checked Filter for ``entity`` from the decoded JSON of ``filter`` (None: no filter)."""
     budget = _Budget()

@@ -1,0 +1,185 @@
+"""Merging providers' answers: the shapes they may answer in, the global order, sums.
+
+The merge order is the order each of our nodes sorts in (db/compile.py
+``Compiler.order``): with a text query by score descending first; then the
+requested order or the entity's default (title, name for instruments),
+strings case-insensitive, nulls last; then pid.  The provider's position in
+the configuration breaks the last ties, so the merged list is the same on
+every request.  Because every provider sorts its own records the same way,
+the first ``skip + limit`` records of the merged list are among the first
+``skip + limit`` of each provider: that is all a page needs.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from pancommons.catalogue.render import REQUIRED
+from pancommons.federation.fanout import ShapeError
+from pancommons.query.filter import Filter
+from pancommons.query.schema import ENTITIES, FieldType
+
+# --- the shapes providers answer in (other implementations included) ----------------------
+
+
+def records(raw: Any) -> list[dict]:
+    """A list answer. Ids that are numbers (some implementations) become strings."""
+    if not isinstance(raw, list):
+        raise ShapeError(f"expected a list of records, got {type(raw).__name__}")
+    found = []
+    seen = set()
+    for position, item in enumerate(raw):
+        record = one_record(item, f"item {position}")
+        if record["pid"] not in seen:  # a provider that ignores skip must not repeat a record
+            seen.add(record["pid"])
+            found.append(record)
+    return found
+
+
+def one_record(raw: Any, place: str = "answer") -> dict:
+    if not isinstance(raw, dict):
+        raise ShapeError(f"{place}: expected a record object, got {type(raw).__name__}")
+    pid = raw.get("pid", raw.get("id"))
+    if isinstance(pid, bool) or not isinstance(pid, str | int) or pid == "":
+        raise ShapeError(f"{place}: a record without a pid")
+    raw["pid"] = str(pid)
+    return raw
+
+
+def count(raw: Any) -> int:
+    """``{"count": n}``, or a bare ``n`` as some implementations answer."""
+    value = raw.get("count") if isinstance(raw, dict) else raw
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ShapeError(f"expected a count, got {str(raw)[:80]}")
+    return value
+
+
+FACETS = ("facility", "instrument", "technique", "year", "sampleFormula")
+
+
+def facets(raw: Any) -> dict:
+    if not isinstance(raw, dict) or not isinstance(raw.get("total"), int):
+        raise ShapeError("expected facets with a total")
+    for name in FACETS:
+        values = raw.get(name, [])
+        if not isinstance(values, list) or not all(isinstance(v, dict) and isinstance(v.get("count"), int) for v in values):
+            raise ShapeError(f"facet {name}: expected a list of values with counts")
+    return raw
+
+
+# --- order ---------------------------------------------------------------------------------
+
+
+class _Descending:
+    """A sort key element that sorts in reverse."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key):
+        self.key = key
+
+    def __lt__(self, other: _Descending) -> bool:
+        return other.key < self.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Descending) and self.key == other.key
+
+
+# Our nodes order by SQL lower(), which on both databases (SQLite; PostgreSQL under COLLATE "C")
+# folds ASCII letters only: so does the merge, or pages would not line up.
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _comparable(value: Any, kind: FieldType | None) -> tuple:
+    """Nulls last in either direction; values of different JSON types never compared with each other."""
+    if value is None:
+        return (1, 0, 0)
+    if kind == FieldType.DATE and isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value)
+            return (0, 0, (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+        except ValueError:
+            pass
+    if isinstance(value, bool | int | float):
+        return (0, 0, float(value))
+    if isinstance(value, str):
+        return (0, 1, value.translate(_ASCII_LOWER) if kind == FieldType.STRING else value)
+    return (0, 2, str(value))
+
+
+def order_of(query: Filter) -> list[tuple[str, bool]]:
+    model = ENTITIES[query.entity]
+    return list(query.order) or [(name, False) for name in model.order[:1]]
+
+
+def sort_key(query: Filter, provider_rank: dict[str, int]) -> Callable[[dict], tuple]:
+    fields = ENTITIES[query.entity].fields
+    clauses = [(name, descending, None if name in ("pid", "id") else fields.get(name)) for name, descending in order_of(query)]
+    scored = bool(query.query)
+
+    def key(record: dict) -> tuple:
+        parts: list = [-float(record.get("score") or 0)] if scored else []
+        for name, descending, kind in clauses:
+            value = _comparable(record.get(name), kind)
+            if descending and value[0] == 0:
+                value = (0, _Descending(value[1:]))
+            elif value[0] == 0:
+                value = (0, value[1:])
+            parts.append(value)
+        parts.append(record["pid"])
+        parts.append(provider_rank.get(record.get("provider"), 0))
+        return tuple(parts)
+
+    return key
+
+
+def merged_page(query: Filter, pages: Iterable[list[dict]], provider_rank: dict[str, int]) -> list[dict]:
+    everything = [record for page in pages for record in page]
+    everything.sort(key=sort_key(query, provider_rank))
+    return everything[query.skip : query.skip + query.limit]
+
+
+# --- what is forwarded ------------------------------------------------------------------------
+
+
+def forwarded_filter(raw: dict | None, query: Filter) -> tuple[dict, set[str]]:
+    """The filter a provider is asked with, less skip/limit (the federation pages), and the
+    fields added so the federation can sort (to be removed again from the answer)."""
+    forwarded = {key: value for key, value in (raw or {}).items() if key not in ("skip", "offset", "limit")}
+    added: set[str] = set()
+    if query.fields is not None:
+        needed = {name for name, _ in order_of(query)} | {"pid"} | ({"score"} if query.query else set())
+        added = needed - set(query.fields) - set(REQUIRED[query.entity])
+        forwarded["fields"] = sorted(set(query.fields) | needed)
+    return forwarded, added
+
+
+# --- sums ------------------------------------------------------------------------------------
+
+
+def summed_facets(answers: list[dict]) -> dict:
+    """Facet counts of several providers added up, value by value (each provider cuts its long tail)."""
+    total = sum(answer["total"] for answer in answers)
+    merged: dict[str, Any] = {"total": total}
+    for name in FACETS:
+        counts: Counter = Counter()
+        shown: dict = {}
+        for answer in answers:
+            for item in answer.get(name, []):
+                identity = (item.get("value"), item.get("facility")) if name == "instrument" else item.get("value")
+                counts[_hashable(identity)] += item["count"]
+                shown.setdefault(_hashable(identity), {key: v for key, v in item.items() if key != "count"})
+        items = [dict(shown[identity], count=number) for identity, number in counts.items()]
+        if name == "year":
+            items.sort(key=lambda item: -(item.get("value") or 0))
+        else:
+            items.sort(key=lambda item: (-item["count"], str(item.get("label", item.get("value"))).lower()))
+        merged[name] = items
+    return merged
+
+
+def _hashable(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | tuple | type(None)) else repr(value)
