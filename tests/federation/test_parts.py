@@ -1,0 +1,176 @@
+"""The federation's parts on their own: circuit breaker, response cache, configuration, merge order."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from typer.testing import CliRunner
+
+from pancommons.cli import app
+from pancommons.federation import providers as breaker
+from pancommons.federation.cache import Entry, ResponseCache
+from pancommons.federation.config import FederationConfig
+from pancommons.federation.merge import merged_page, summed_facets
+from pancommons.federation.providers import Health, Provider, ProviderError
+from pancommons.query.filter import parse_filter
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = Clock()
+    monkeypatch.setattr(breaker.time, "monotonic", fake)
+    return fake
+
+
+def test_breaker_opens_after_repeated_failures_then_probes_once(clock):
+    health = Health()
+    for _ in range(breaker.FAILURES_TO_OPEN):
+        assert health.admit() is None
+        health.failed_with("HTTP 500", timed_out=False)
+    assert health.state == "cooling-down"
+    assert "failures in a row" in health.admit()
+    clock.now += breaker.COOL_DOWN + 1
+    assert health.admit() is None  # the probe
+    assert health.admit() == "skipped: a probe request is under way"
+    health.failed_with("HTTP 500", timed_out=False)  # the probe failed: a longer cool-down
+    clock.now += breaker.COOL_DOWN + 1
+    assert health.admit() is not None
+    clock.now += breaker.COOL_DOWN
+    assert health.admit() is None
+    health.succeeded(0.01)
+    assert health.state == "healthy" and health.admit() is None and health.cool_down == breaker.COOL_DOWN
+
+
+def test_one_success_between_failures_keeps_the_provider_in(clock):
+    health = Health()
+    for _ in range(5):
+        health.failed_with("timeout", timed_out=True)
+        health.succeeded(0.02)
+    assert health.admit() is None and health.timed_out == 5 and health.state == "healthy"
+
+
+def _entry(body: bytes = b"[]", complete: bool = True, status: int = 200) -> Entry:
+    return Entry(status, body, {}, complete)
+
+
+def test_identical_requests_in_flight_fan_out_once():
+    cache = ResponseCache(5)
+    calls = 0
+
+    async def compute():
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return _entry()
+
+    async def main():
+        return await asyncio.gather(*(cache.get_or_compute(("k",), compute) for _ in range(20)))
+
+    results = asyncio.run(main())
+    assert calls == 1 and len(results) == 20
+
+
+def test_cache_keeps_partial_answers_briefly_and_errors_not_at_all(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr("pancommons.federation.cache.time.monotonic", clock)
+    cache = ResponseCache(5)
+    calls = []
+
+    def computing(entry):
+        async def compute():
+            calls.append(entry)
+            return entry
+        return compute
+
+    async def ask(key, entry):
+        return await cache.get_or_compute(key, computing(entry))
+
+    asyncio.run(ask("partial", _entry(complete=False)))
+    asyncio.run(ask("whole", _entry()))
+    asyncio.run(ask("error", _entry(status=503)))
+    clock.now += 2  # past the partial lifetime (1 s), within the whole one
+    asyncio.run(ask("partial", _entry(complete=False)))
+    asyncio.run(ask("whole", _entry()))
+    asyncio.run(ask("error", _entry(status=503)))
+    assert len(calls) == 5  # partial twice, whole once, error twice
+
+
+def test_cache_is_bounded_in_bytes(monkeypatch):
+    monkeypatch.setattr("pancommons.federation.cache.MAX_BYTES", 1000)
+    cache = ResponseCache(60)
+
+    async def fill():
+        for number in range(30):
+            async def compute():
+                return _entry(b"x" * 100)
+            await cache.get_or_compute((number,), compute)
+
+    asyncio.run(fill())
+    assert cache._bytes <= 1000 and len(cache._entries) == 10
+
+
+def test_config_file_and_its_errors(tmp_path):
+    good = tmp_path / "federation.toml"
+    good.write_text('timeout = 2\n[[providers]]\nurl = "https://a.example/api/"\nname = "A"\n'
+                    '[[providers]]\nurl = "http://b.example:8000/api"\ntimeout = 9\n')
+    config = FederationConfig.from_file(good)
+    assert [(p.url, p.name, p.timeout) for p in config.providers] == [
+        ("https://a.example/api", "A", 2.0), ("http://b.example:8000/api", "b.example:8000", 9.0)]
+    for text, message in (
+        ("[[providers]]\nurl = 'ftp://x/api'\n", "expected an http(s) URL"),
+        ("[[providers]]\nurl = 'http://x/api'\n[[providers]]\nurl = 'http://x/api/'\n", "named twice"),
+        ("[[providers]]\nname = 'no url'\n", "provider 1: needs a url"),
+        ("[[providers]]\nurl = 'http://x/api'\ncolour = 1\n", "unknown key(s) ['colour']"),
+        ("providers = [\n", "not valid TOML"),
+        ("timeout = 'soon'\n[[providers]]\nurl = 'http://x/api'\n", "timeout must be a number"),
+        ("", "no providers"),
+    ):
+        bad = tmp_path / "bad.toml"
+        bad.write_text(text)
+        with pytest.raises(ProviderError, match=str(bad)) as raised:
+            FederationConfig.from_file(bad)
+        assert message in str(raised.value)
+    with pytest.raises(ProviderError, match="timeout must be between"):
+        Provider.from_url("http://x/api", timeout=0)
+
+
+def test_cli_names_the_problem(tmp_path):
+    runner = CliRunner()
+    result = runner.invoke(app, ["federate"])
+    assert result.exit_code == 1 and "no providers" in result.output
+    result = runner.invoke(app, ["federate", "--provider", "localhost:8000"])
+    assert result.exit_code == 1 and "'localhost:8000': expected an http(s) URL" in result.output
+    result = runner.invoke(app, ["federate", "--config", str(tmp_path / "missing.toml")])
+    assert result.exit_code == 1 and "missing.toml: cannot read" in result.output
+
+
+def test_merge_breaks_ties_by_pid_then_provider_order():
+    query = parse_filter("Dataset", {"limit": 10})
+    rank = {"http://a/api": 0, "http://b/api": 1}
+    pages = [
+        [{"pid": "2", "title": "Same", "provider": "http://b/api"}, {"pid": "9", "title": None, "provider": "http://b/api"}],
+        [{"pid": "2", "title": "same", "provider": "http://a/api"}, {"pid": "1", "title": "same", "provider": "http://a/api"}],
+    ]
+    merged = merged_page(query, pages, rank)
+    assert [(r["pid"], r["provider"][7]) for r in merged] == [("1", "a"), ("2", "a"), ("2", "b"), ("9", "b")]
+
+
+def test_facets_are_summed_value_by_value():
+    one = {"total": 3, "facility": [{"value": "ESRF", "count": 3}], "instrument": [], "technique": [],
+           "year": [{"value": 2020, "count": 3}], "sampleFormula": []}
+    two = {"total": 5, "facility": [{"value": "ESRF", "count": 1}, {"value": "ILL", "count": 4}], "instrument": [],
+           "technique": [{"value": "t", "label": "SAXS", "count": 5}], "year": [{"value": 2021, "count": 5}],
+           "sampleFormula": []}
+    summed = summed_facets([one, two])
+    assert summed["total"] == 8
+    assert summed["facility"] == [{"value": "ESRF", "count": 4}, {"value": "ILL", "count": 4}]
+    assert [y["value"] for y in summed["year"]] == [2021, 2020]
