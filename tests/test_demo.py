@@ -91,3 +91,60 @@ def test_demo_serves_the_search_api_and_prints_its_url(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_federated_demo_serves_each_facility_and_the_federation(tmp_path):
+    import json
+    import signal
+
+    import httpx
+
+    port = _free_port()
+    while any(_port_taken(port + n) for n in (1, 2)):
+        port = _free_port()
+    env = {**os.environ, "PANCOMMONS_HOME": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "pancommons.cli", "demo", "--federated", "--count", "30", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, start_new_session=True,
+    )
+    try:
+        nodes, url = [], None
+        for line in server.stdout:
+            if "facility node:" in line:
+                nodes.append(line.split("facility node:")[1].split()[0].removesuffix("/Datasets"))
+            if "Federated Search API:" in line:
+                url = line.split("Federated Search API:")[1].split()[0]
+                break
+        assert url == f"http://localhost:{port}/api/Datasets"
+        assert nodes == [f"http://127.0.0.1:{port + 1}/api", f"http://127.0.0.1:{port + 2}/api"]
+        for _ in range(200):
+            try:
+                response = httpx.get(url + "/count", timeout=5)
+                break
+            except httpx.HTTPError:
+                import time
+
+                time.sleep(0.1)
+        per_node = [httpx.get(node + "/Datasets/count", timeout=5).json()["count"] for node in nodes]
+        assert all(count > 0 for count in per_node)  # each facility's node serves its own public datasets
+        assert response.json() == {"count": sum(per_node)}
+        assert json.loads(response.headers["X-Federation-Providers"])["answered"] == nodes
+        merged = httpx.get(url, params={"filter": '{"limit": 1000}'}, timeout=10).json()
+        facilities = {node: {record.get("facility") for record in merged if record["provider"] == node} for node in nodes}
+        assert facilities == {nodes[0]: {"NLS"}, nodes[1]: {"KNS"}}
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(30)
+    for node in nodes:  # the nodes went down with the demo
+        try:
+            httpx.get(node + "/Datasets/count", timeout=2)
+            raise AssertionError(f"{node} still answers after the demo stopped")
+        except httpx.HTTPError:
+            pass
+
+
+def _port_taken(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0

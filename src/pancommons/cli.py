@@ -309,32 +309,87 @@ def demo(
     count: Annotated[int, typer.Option(min=10, max=100_000, help="synthetic files to write", metavar="N")] = 400,
     seed: Annotated[int, typer.Option(help="seed of the synthetic facilities", metavar="S")] = 2026,
     serve_it: Annotated[bool, typer.Option("--serve/--no-serve", help="serve the demo catalogue when built")] = True,
+    federated: Annotated[
+        bool, typer.Option("--federated", help="one node per facility, each served, and the federation in front")
+    ] = False,
     host: Annotated[str, typer.Option(help="address to serve on")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="port to serve on")] = 8000,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="port to serve on (nodes of --federated: the next ones)")] = 8000,
 ) -> None:
     """Build a demo catalogue of two fictional facilities, show what it holds, and serve it."""
     from pancommons.catalogue.summary import summarise
-    from pancommons.demo import prepare_demo
+    from pancommons.demo import prepare_demo, prepare_federated_demo
 
     with _friendly_errors():
         base = _settings()
         with _progress() as progress:
             task = progress.add_task("demo", total=None)
-            settings, report, proposals = prepare_demo(
-                base, count, seed, progress=lambda label, done, total: progress.update(task, description=label, completed=done, total=total)
-            )
-        out.print(f"demo node in {settings.home}")
-        out.print(f"ingest: {report.summary_line()}; proposals: {proposals.summary_line()}")
-        if report.warnings:
-            out.print(f"{len(report.warnings)} warnings in {report.warned_files} file(s); `pancommons ingest` lists them")
-        engine = _engine(settings)
-        _print_summary(summarise(engine), engine)
+
+            def tell(label, done, total):
+                progress.update(task, description=label, completed=done, total=total)
+
+            if federated:
+                nodes = prepare_federated_demo(base, count, seed, tell)
+            else:
+                nodes = [("", *prepare_demo(base, count, seed, tell))]
+        for facility, settings, report, proposals in nodes:
+            out.print(f"\ndemo node{' of ' + facility if facility else ''} in {settings.home}")
+            out.print(f"ingest: {report.summary_line()}; proposals: {proposals.summary_line()}")
+            if report.warnings:
+                out.print(f"{len(report.warnings)} warnings in {report.warned_files} file(s); `pancommons ingest` lists them")
+            engine = _engine(settings)
+            _print_summary(summarise(engine), engine)
+            engine.dispose()
         out.print(
             "\nExplore it with the same commands a facility uses, pointed at the demo node:\n"
-            f"  PANCOMMONS_HOME={settings.home} pancommons status"
+            f"  PANCOMMONS_HOME={nodes[0][1].home} pancommons status"
         )
-    if serve_it:
-        _serve(settings, host, port, workers=1)
+    if serve_it and federated:
+        _serve_federated_demo([settings for _, settings, _, _ in nodes], host, port)
+    elif serve_it:
+        _serve(nodes[0][1], host, port, workers=1)
+
+
+def _serve_federated_demo(nodes: list[Settings], host: str, port: int) -> None:
+    """Each node as its own `pancommons serve` process on the ports after ``port``, the federation on ``port``."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from pancommons.federation.config import FederationConfig
+
+    with _friendly_errors():
+        children, urls = [], []
+        try:
+            for number, settings in enumerate(nodes, 1):
+                node_port = port + number
+                environment = dict(os.environ, PANCOMMONS_HOME=str(settings.home),
+                                   PANCOMMONS_CONFIG=str(settings.home / "pancommons.toml"),
+                                   PANCOMMONS_DATABASE_URL=settings.resolved_database_url,
+                                   PANCOMMONS_PANET_SOURCE=settings.panet_source or "")
+                children.append(subprocess.Popen(
+                    [sys.executable, "-m", "pancommons.cli", "serve", "--host", host, "--port", str(node_port)],
+                    env=environment, stdout=subprocess.DEVNULL,
+                ))
+                urls.append(f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{node_port}/api")
+            for url, child in zip(urls, children):
+                for _ in range(600):
+                    if child.poll() is not None:
+                        raise CliError(f"the demo node for {url} stopped (exit {child.returncode}); is the port free?")
+                    try:
+                        if httpx.get(url + "/Datasets/count", timeout=2).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    time.sleep(0.1)
+                out.print(f"facility node: {url}/Datasets")
+            _federate(FederationConfig.from_urls(urls), host, port)
+        finally:
+            for child in children:
+                child.terminate()
+            for child in children:
+                child.wait(10)
 
 
 @app.command()

@@ -51,25 +51,25 @@ def _panet_source() -> str:
     return str(local) if local else PANET_RELEASE
 
 
-def demo_settings(home: Path) -> Settings:
+def demo_settings(home: Path, pid_prefix: str = "demo") -> Settings:
     return Settings(
         panet_source=_panet_source(),
         home=home,
         database_url=f"sqlite:///{home / 'catalogue.db'}",
         data_roots=[home / "data"],
         facility="",
-        pid_prefix="demo",
+        pid_prefix=pid_prefix,
         facility_timezone="Europe/Oslo",
         technique_hints=home / "technique_hints.csv",
     )
 
 
-def _write_config(home: Path) -> None:
+def _write_config(home: Path, pid_prefix: str) -> None:
     (home / "technique_hints.csv").write_text(DEMO_TECHNIQUE_HINTS, encoding="utf-8")
     (home / "pancommons.toml").write_text(
         "# Settings of the demo node written by `pancommons demo`.\n"
         f'data_roots = ["{home / "data"}"]\n'
-        'pid_prefix = "demo"\n'
+        f'pid_prefix = "{pid_prefix}"\n'
         'facility_timezone = "Europe/Oslo"\n'
         f'technique_hints = "{home / "technique_hints.csv"}"\n'
         f'panet_source = "{_panet_source()}"\n',
@@ -77,14 +77,18 @@ def _write_config(home: Path) -> None:
     )
 
 
-def prepare_demo(base: Settings, count: int, seed: int, progress: Progress | None = None) -> tuple[Settings, IngestReport, ImportReport]:
+def prepare_demo(
+    base: Settings, count: int, seed: int, progress: Progress | None = None,
+    facilities: list[str] = DEMO_FACILITIES, name: str = "demo", pid_prefix: str = "demo",
+) -> tuple[Settings, IngestReport, ImportReport]:
+    """Write (once) and catalogue the demo files of ``facilities`` in ``base.home / name``."""
     from pancommons.nexus.synth import write_corpus
 
     tell = progress or (lambda label, done, total: None)
-    home = base.home / "demo"
+    home = base.home / name
     data = home / "data"
     marker = data / ".demo-corpus.json"
-    wanted = {"count": count, "seed": seed, "facilities": DEMO_FACILITIES}
+    wanted = {"count": count, "seed": seed, "facilities": facilities}
     if not marker.exists() or json.loads(marker.read_text()) != wanted:
         if data.exists():
             shutil.rmtree(data)
@@ -96,11 +100,11 @@ def prepare_demo(base: Settings, count: int, seed: int, progress: Progress | Non
             written += n
             tell("writing demo files", written, count)
 
-        write_corpus(data, count, seed, workers=min(2, os.cpu_count() or 1), facilities=DEMO_FACILITIES, progress=advance)
+        write_corpus(data, count, seed, workers=min(2, os.cpu_count() or 1), facilities=facilities, progress=advance)
         marker.write_text(json.dumps(wanted))
     home.mkdir(parents=True, exist_ok=True)
-    _write_config(home)
-    settings = demo_settings(home)
+    _write_config(home, pid_prefix)
+    settings = demo_settings(home, pid_prefix)
     engine = make_engine(settings.resolved_database_url)
     upgrade(engine)
     proposals = import_proposals(data / "proposals.json", settings, engine)
@@ -114,3 +118,18 @@ def prepare_demo(base: Settings, count: int, seed: int, progress: Progress | Non
     report = ingest([str(data)], settings, engine, workers=min(2, os.cpu_count() or 1), progress=ingested)
     engine.dispose()
     return settings, report, proposals
+
+
+def prepare_federated_demo(base: Settings, count: int, seed: int, progress: Progress | None = None):
+    """One demo node per facility (``base.home/demo-federated/<facility>``), ``count`` files shared out.
+
+    Returns (facility, settings, ingest report, proposal report) per node.
+    """
+    nodes = []
+    for number, facility in enumerate(DEMO_FACILITIES):
+        share = count // len(DEMO_FACILITIES) + (1 if number < count % len(DEMO_FACILITIES) else 0)
+        nodes.append((facility, *prepare_demo(
+            base, share, seed, progress, facilities=[facility], name=f"demo-federated/{facility.lower()}",
+            pid_prefix=f"demo-{facility.lower()}",
+        )))
+    return nodes
