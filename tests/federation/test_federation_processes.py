@@ -9,7 +9,13 @@ import time
 import httpx
 import pytest
 
-from tests.federation.processes import build_node, federation, free_port, misbehaving, node
+from tests.federation.processes import (
+    build_node,
+    federation,
+    free_port,
+    misbehaving,
+    node,
+)
 
 SHARED = {"pid": "shared/lysozyme-1", "title": "Lysozyme crystal at room temperature", "isPublic": True,
           "creationDate": "2021-03-01T00:00:00Z"}

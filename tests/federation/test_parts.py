@@ -156,12 +156,28 @@ def test_cli_names_the_problem(tmp_path):
 def test_merge_breaks_ties_by_pid_then_provider_order():
     query = parse_filter("Dataset", {"limit": 10})
     rank = {"http://a/api": 0, "http://b/api": 1}
-    pages = [
+    pages = [  # each provider's list in its own order, as providers answer
         [{"pid": "2", "title": "Same", "provider": "http://b/api"}, {"pid": "9", "title": None, "provider": "http://b/api"}],
-        [{"pid": "2", "title": "same", "provider": "http://a/api"}, {"pid": "1", "title": "same", "provider": "http://a/api"}],
+        [{"pid": "1", "title": "same", "provider": "http://a/api"}, {"pid": "2", "title": "same", "provider": "http://a/api"}],
     ]
     merged = merged_page(query, pages, rank)
     assert [(r["pid"], r["provider"][7]) for r in merged] == [("1", "a"), ("2", "a"), ("2", "b"), ("9", "b")]
+
+
+def test_pages_line_up_even_when_a_provider_sorts_its_own_way():
+    """A k-way merge gives the first n records from the first n of each list: windows of any size agree."""
+    rank = {"ours": 0, "theirs": 1}
+    ours = [{"pid": str(n), "title": f"t{n:02d}", "provider": "ours"} for n in range(0, 40, 2)]
+    theirs = [{"pid": str(n), "title": f"t{n:02d}", "provider": "theirs"} for n in (31, 1, 17, 5, 3, 39, 11, 7)]
+    whole = merged_page(parse_filter("Dataset", {"limit": 1000}), [ours, theirs], rank)
+    for size in (1, 3, 7):
+        pages = []
+        for skip in range(0, len(whole), size):
+            query = parse_filter("Dataset", {"skip": skip, "limit": size})
+            window = skip + size
+            pages += merged_page(query, [ours[:window], theirs[:window]], rank)
+        assert pages == whole
+    assert [r["pid"] for r in whole if r["provider"] == "theirs"] == [r["pid"] for r in theirs]
 
 
 def test_facets_are_summed_value_by_value():

@@ -14,6 +14,7 @@ import time
 from contextlib import asynccontextmanager
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
@@ -65,7 +66,7 @@ def create_federation_app(config: FederationConfig) -> FastAPI:
         async def computed() -> Entry:
             started = time.perf_counter()
             reply: Reply = await compute(request.app.state.federation)
-            body = json.dumps(reply.body, separators=(",", ":"), ensure_ascii=False).encode()
+            body = orjson.dumps(reply.body)
             headers = {
                 PROVIDERS_HEADER: json.dumps(reply.report(), separators=(",", ":")),
                 "Server-Timing": _server_timing(reply, time.perf_counter() - started),

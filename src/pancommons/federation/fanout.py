@@ -10,13 +10,13 @@ the response header and the status page show.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 
 from pancommons.federation.providers import Health, Provider
 
@@ -87,14 +87,14 @@ class Fanout:
         status = None
         try:
             async with asyncio.timeout(provider.timeout):
-                async with self._gates[provider.url]:  # waiting for a slot counts against the deadline
-                    async with self.client.stream("GET", provider.url + path, params=params) as response:
-                        status = response.status_code
-                        body = bytearray()
-                        async for chunk in response.aiter_bytes():
-                            body += chunk
-                            if len(body) > MAX_BODY:
-                                return _failed(provider, f"answer larger than {MAX_BODY // 2**20} MiB", started, status)
+                # waiting for a slot in the provider's gate counts against the deadline
+                async with self._gates[provider.url], self.client.stream("GET", provider.url + path, params=params) as response:
+                    status = response.status_code
+                    body = bytearray()
+                    async for chunk in response.aiter_bytes():
+                        body += chunk
+                        if len(body) > MAX_BODY:
+                            return _failed(provider, f"answer larger than {MAX_BODY // 2**20} MiB", started, status)
         except TimeoutError:
             return Answer(provider, TIMED_OUT, reason=f"no whole answer within {provider.timeout:g} s",
                           seconds=time.perf_counter() - started, status=status)
@@ -108,8 +108,8 @@ class Fanout:
         if status != 200:
             return _failed(provider, f"HTTP {status}{_error_message(body)}", started, status)
         try:
-            value = shape(json.loads(body))
-        except (ValueError, RecursionError) as error:  # JSONDecodeError and ShapeError are ValueErrors
+            value = shape(orjson.loads(body))
+        except (ValueError, RecursionError) as error:  # orjson's JSONDecodeError and ShapeError are ValueErrors
             kind = "not a PaNOSC answer" if isinstance(error, ShapeError) else "not JSON"
             return _failed(provider, f"{kind}: {str(error)[:200]}", started, status)
         return Answer(provider, ANSWERED, value, seconds=seconds, status=status)
@@ -130,7 +130,7 @@ def _first_line(error: Exception) -> str:
 def _error_message(body: bytes) -> str:
     """The message of a LoopBack-shaped error body, when there is one."""
     try:
-        message = json.loads(body)["error"]["message"]
+        message = orjson.loads(body)["error"]["message"]
     except (ValueError, KeyError, TypeError, RecursionError):
         return ""
     return f": {str(message)[:200]}"

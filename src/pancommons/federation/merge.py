@@ -12,9 +12,11 @@ the first ``skip + limit`` records of the merged list are among the first
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from itertools import islice
 from typing import Any
 
 from pancommons.catalogue.render import REQUIRED
@@ -32,10 +34,13 @@ def records(raw: Any) -> list[dict]:
     found = []
     seen = set()
     for position, item in enumerate(raw):
-        record = one_record(item, f"item {position}")
-        if record["pid"] not in seen:  # a provider that ignores skip must not repeat a record
-            seen.add(record["pid"])
-            found.append(record)
+        pid = item.get("pid") if item.__class__ is dict else None
+        if pid.__class__ is not str or not pid:  # the common case checked inline: this runs for every record
+            item = one_record(item, f"item {position}")
+            pid = item["pid"]
+        if pid not in seen:  # a provider that ignores skip must not repeat a record
+            seen.add(pid)
+            found.append(item)
     return found
 
 
@@ -93,20 +98,26 @@ class _Descending:
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
+_NULL = (1,)
+
+
 def _comparable(value: Any, kind: FieldType | None) -> tuple:
-    """Nulls last in either direction; values of different JSON types never compared with each other."""
+    """(0, type rank, value), or _NULL: nulls last either way, values of different JSON types never compared."""
     if value is None:
-        return (1, 0, 0)
-    if kind == FieldType.DATE and isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value)
-            return (0, 0, (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-        except ValueError:
-            pass
+        return _NULL
+    if value.__class__ is str:
+        if kind == FieldType.STRING:
+            # An ASCII string's lower() folds ASCII only; translate() is the slow path for the rest.
+            return (0, 1, value.lower() if value.isascii() else value.translate(_ASCII_LOWER))
+        if kind == FieldType.DATE:
+            try:
+                moment = datetime.fromisoformat(value)
+                return (0, 0, (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+            except ValueError:
+                pass
+        return (0, 1, value)
     if isinstance(value, bool | int | float):
         return (0, 0, float(value))
-    if isinstance(value, str):
-        return (0, 1, value.translate(_ASCII_LOWER) if kind == FieldType.STRING else value)
     return (0, 2, str(value))
 
 
@@ -116,6 +127,7 @@ def order_of(query: Filter) -> list[tuple[str, bool]]:
 
 
 def sort_key(query: Filter, provider_rank: dict[str, int]) -> Callable[[dict], tuple]:
+    """The merge order as a key function (computed for every record of every provider: kept lean)."""
     fields = ENTITIES[query.entity].fields
     clauses = [(name, descending, None if name in ("pid", "id") else fields.get(name)) for name, descending in order_of(query)]
     scored = bool(query.query)
@@ -124,11 +136,7 @@ def sort_key(query: Filter, provider_rank: dict[str, int]) -> Callable[[dict], t
         parts: list = [-float(record.get("score") or 0)] if scored else []
         for name, descending, kind in clauses:
             value = _comparable(record.get(name), kind)
-            if descending and value[0] == 0:
-                value = (0, _Descending(value[1:]))
-            elif value[0] == 0:
-                value = (0, value[1:])
-            parts.append(value)
+            parts.append((0, _Descending(value)) if descending and value is not _NULL else value)
         parts.append(record["pid"])
         parts.append(provider_rank.get(record.get("provider"), 0))
         return tuple(parts)
@@ -137,9 +145,15 @@ def sort_key(query: Filter, provider_rank: dict[str, int]) -> Callable[[dict], t
 
 
 def merged_page(query: Filter, pages: Iterable[list[dict]], provider_rank: dict[str, int]) -> list[dict]:
-    everything = [record for page in pages for record in page]
-    everything.sort(key=sort_key(query, provider_rank))
-    return everything[query.skip : query.skip + query.limit]
+    """The page at skip/limit of the merge of the providers' lists (each in its provider's order).
+
+    A k-way merge looks only at the head of each list: the first n records
+    it gives depend only on the first n of each provider, so pages cut from
+    windows of any size line up, even for a provider that sorts a little
+    differently from ours; and only the records it passes get a key.
+    """
+    merged = heapq.merge(*pages, key=sort_key(query, provider_rank))
+    return list(islice(merged, query.skip, query.skip + query.limit))
 
 
 # --- what is forwarded ------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from, so the route can say who answered, who failed and why.
 
 Pagination is global: for a page at ``skip``/``limit`` each provider is asked
 for its first ``skip + limit`` records (in steps of its ``page_limit``), the
-lists are merged, and the page is cut from the merge.  Deep pages are
+lists are merged (k-way, see merge.py), and the page is cut from the merge.  Deep pages are
 bounded: ``skip + limit`` may not exceed ``MAX_WINDOW``, so one request costs
 each provider at most ``MAX_WINDOW / page_limit`` requests and the
 federation holds at most ``providers × MAX_WINDOW`` records.
@@ -27,7 +27,15 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from pancommons.federation import merge
-from pancommons.federation.fanout import ANSWERED, FAILED, NOT_FOUND, SKIPPED, TIMED_OUT, Answer, Fanout
+from pancommons.federation.fanout import (
+    ANSWERED,
+    FAILED,
+    NOT_FOUND,
+    SKIPPED,
+    TIMED_OUT,
+    Answer,
+    Fanout,
+)
 from pancommons.federation.providers import Provider
 from pancommons.query.filter import FilterError, parse_filter, parse_where_argument
 from pancommons.query.text import CorpusStatistics, query_terms
