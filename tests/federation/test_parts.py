@@ -11,7 +11,7 @@ from pancommons.cli import app
 from pancommons.federation import providers as breaker
 from pancommons.federation.cache import Entry, ResponseCache
 from pancommons.federation.config import FederationConfig
-from pancommons.federation.merge import merged_page, summed_facets
+from pancommons.federation.merge import forwarded_filter, merged_page, summed_facets
 from pancommons.federation.providers import Health, Provider, ProviderError
 from pancommons.query.filter import parse_filter
 
@@ -141,6 +141,15 @@ def test_config_file_and_its_errors(tmp_path):
         assert message in str(raised.value)
     with pytest.raises(ProviderError, match="timeout must be between"):
         Provider.from_url("http://x/api", timeout=0)
+    with pytest.raises(ProviderError, match="printable"):
+        Provider.from_url("http://x/api", name="A\r\nSet-Cookie: x")
+
+
+def test_fields_the_merge_needs_are_asked_for_and_removed_again():
+    query = parse_filter("Document", {"fields": ["pid"], "order": "startDate DESC", "skip": 5, "limit": 2})
+    forwarded, added = forwarded_filter({"fields": ["pid"], "order": "startDate DESC", "skip": 5, "limit": 2}, query)
+    assert "skip" not in forwarded and "limit" not in forwarded  # the federation pages itself
+    assert "startDate" in forwarded["fields"] and added == {"startDate"}
 
 
 def test_cli_names_the_problem(tmp_path):

@@ -49,6 +49,8 @@ class Provider:
             raise ProviderError(f"provider {url!r}: concurrency must be between 1 and 1024")
         if not 1 <= page_limit <= 100_000:
             raise ProviderError(f"provider {url!r}: page_limit must be between 1 and 100000")
+        if name is not None and (not name.strip() or not name.isprintable() or len(name) > 100):
+            raise ProviderError(f"provider {url!r}: a name is 1-100 printable characters (it goes into headers)")
         return cls(base, name or parts.netloc, float(timeout), concurrency, page_limit)
 
 
