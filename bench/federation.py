@@ -66,9 +66,12 @@ def catalogues(datasets: int) -> list[str]:
     return urls
 
 
-def start(arguments: list[str], env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(arguments, cwd=ROOT, env=dict(os.environ, **(env or {})),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+def start(arguments: list[str], env: dict | None = None, cpus: set[int] | None = None) -> subprocess.Popen:
+    process = subprocess.Popen(arguments, cwd=ROOT, env=dict(os.environ, **(env or {})),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    if cpus:
+        os.sched_setaffinity(process.pid, cpus)
+    return process
 
 
 def wait_http(url: str, timeout: float = 90.0) -> None:
@@ -83,12 +86,12 @@ def wait_http(url: str, timeout: float = 90.0) -> None:
     raise RuntimeError(f"{url} did not answer within {timeout} s")
 
 
-def serve_node(database_url: str, home: Path) -> tuple[subprocess.Popen, str]:
+def serve_node(database_url: str, home: Path, cpus: set[int] | None = None) -> tuple[subprocess.Popen, str]:
     port = free_port()
     process = start([sys.executable, "-m", "pancommons.cli", "serve", "--port", str(port)], {
         "PANCOMMONS_HOME": str(home), "PANCOMMONS_DATABASE_URL": database_url, "PANCOMMONS_PANET_SOURCE": "",
         "PANCOMMONS_CONFIG": str(home / "none.toml"),
-    })
+    }, cpus)
     return process, f"http://127.0.0.1:{port}/api"
 
 
@@ -210,7 +213,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slow-ms", type=float, default=100, help="delay the slow provider adds to each request")
     parser.add_argument("--timeout", type=float, default=2.0, help="the federation's per-provider timeout")
     parser.add_argument("--cache-seconds", type=float, default=0.0, help="the federation's response cache (0: off)")
+    parser.add_argument("--pin", action="store_true",
+                        help="federation on the first CPU, nodes and clients on the others (its own overhead, not "
+                             "the queue for a shared CPU; as when it runs on its own machine)")
     args = parser.parse_args(argv)
+    cpus = sorted(os.sched_getaffinity(0))
+    federation_cpus = {cpus[0]} if args.pin and len(cpus) > 1 else None
+    other_cpus = set(cpus[1:]) if federation_cpus else None
+    if other_cpus:
+        os.sched_setaffinity(0, other_cpus)  # the load generator too
 
     urls = catalogues(args.datasets)
     home = catalogue_bench.CACHE / "federation-homes"
@@ -219,13 +230,14 @@ def main(argv: list[str] | None = None) -> None:
         providers = []
         for number, url in enumerate(urls[:4]):
             (home / str(number)).mkdir(parents=True, exist_ok=True)
-            process, api = serve_node(url, home / str(number))
+            process, api = serve_node(url, home / str(number), other_cpus)
             processes.append(process)
             providers.append(api)
         # node 4 (index 3) is the slow one: behind the delaying proxy
         slow_port = free_port()
         target_port = int(providers[3].split(":")[2].split("/")[0])
-        processes.append(start([sys.executable, "-c", SLOW_PROXY, str(args.slow_ms), str(slow_port), str(target_port)]))
+        processes.append(start([sys.executable, "-c", SLOW_PROXY, str(args.slow_ms), str(slow_port), str(target_port)],
+                               cpus=other_cpus))
         providers[3] = f"http://127.0.0.1:{slow_port}/api"
         down = f"http://127.0.0.1:{free_port()}/api"
         providers.append(down)
@@ -237,7 +249,7 @@ def main(argv: list[str] | None = None) -> None:
                    "--cache-seconds", str(args.cache_seconds)]
         for api in providers:
             command += ["--provider", api]
-        federation = start(command, {"PANCOMMONS_CONFIG": "/nonexistent.toml"})
+        federation = start(command, {"PANCOMMONS_CONFIG": "/nonexistent.toml"}, federation_cpus)
         processes.append(federation)
         base = f"http://127.0.0.1:{port}/api"
         wait_http(base + "/status")
