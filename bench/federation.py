@@ -1,7 +1,7 @@
 """The federation under load: 5 nodes of 20,000 datasets, one down, one slow; 20 clients for 60 s.
 
     python -m bench.federation [--datasets 20000] [--clients 20] [--seconds 60] [--slow-ms 100]
-                               [--timeout 2] [--cache-seconds 0]
+                               [--timeout 5] [--pin] [--cache-seconds 0]
 
 1. Build (or reuse from bench/.cache) five synthetic SQLite catalogues with
    bench.search's generator, seeds 1–5.
@@ -211,7 +211,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--slow-ms", type=float, default=100, help="delay the slow provider adds to each request")
-    parser.add_argument("--timeout", type=float, default=2.0, help="the federation's per-provider timeout")
+    parser.add_argument("--timeout", type=float, default=5.0, help="the federation's per-provider timeout")
     parser.add_argument("--cache-seconds", type=float, default=0.0, help="the federation's response cache (0: off)")
     parser.add_argument("--pin", action="store_true",
                         help="federation on the first CPU, nodes and clients on the others (its own overhead, not "
