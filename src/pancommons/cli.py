@@ -447,7 +447,11 @@ def federate(
     port: Annotated[int, typer.Option(min=0, max=65535, help="port to listen on")] = 8000,
 ) -> None:
     """Serve one PaNOSC Search API in front of many: every request goes to every provider, answers merged."""
-    from pancommons.federation.config import DEFAULT_CACHE_SECONDS, DEFAULT_TIMEOUT, FederationConfig
+    from pancommons.federation.config import (
+        DEFAULT_CACHE_SECONDS,
+        DEFAULT_TIMEOUT,
+        FederationConfig,
+    )
     from pancommons.federation.providers import ProviderError
 
     with _friendly_errors():
