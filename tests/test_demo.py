@@ -133,8 +133,11 @@ def test_federated_demo_serves_each_facility_and_the_federation(tmp_path):
         facilities = {node: {record.get("facility") for record in merged if record["provider"] == node} for node in nodes}
         assert facilities == {nodes[0]: {"NLS"}, nodes[1]: {"KNS"}}
     finally:
-        os.killpg(server.pid, signal.SIGINT)
+        os.kill(server.pid, signal.SIGTERM)  # the demo process alone, as a service manager stops it
         server.wait(30)
+    import time
+
+    time.sleep(1)
     for node in nodes:  # the nodes went down with the demo
         try:
             httpx.get(node + "/Datasets/count", timeout=2)

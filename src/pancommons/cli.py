@@ -320,6 +320,8 @@ def demo(
     from pancommons.demo import prepare_demo, prepare_federated_demo
 
     with _friendly_errors():
+        if serve_it and federated and not 0 < port < 65534:
+            raise CliError("--federated serves the nodes on the two ports after --port: give a port from 1 to 65533")
         base = _settings()
         with _progress() as progress:
             task = progress.add_task("demo", total=None)
@@ -351,6 +353,7 @@ def demo(
 
 def _serve_federated_demo(nodes: list[Settings], host: str, port: int) -> None:
     """Each node as its own `pancommons serve` process on the ports after ``port``, the federation on ``port``."""
+    import signal
     import subprocess
     import sys
     import time
@@ -384,12 +387,18 @@ def _serve_federated_demo(nodes: list[Settings], host: str, port: int) -> None:
                         pass
                     time.sleep(0.1)
                 out.print(f"facility node: {url}/Datasets")
+            # uvicorn ends a SIGTERM by re-raising it under the handler found at start: make that
+            # handler an exit, so the nodes below are stopped rather than left running.
+            signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(128 + number))
             _federate(FederationConfig.from_urls(urls), host, port)
         finally:
             for child in children:
                 child.terminate()
             for child in children:
-                child.wait(10)
+                try:
+                    child.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
 
 
 @app.command()

@@ -141,7 +141,13 @@ def test_find_by_id_names_the_first_provider_that_has_it(healthy, nodes):
     assert _get(healthy, "/Datasets/b/003/files/count").json() == {"count": 2}
 
 
+def _asked(base: str) -> int:
+    status = httpx.get(base + "/status", timeout=10).json()
+    return sum(p["answered"] + p["refused"] + p["failed"] + p["timedOut"] for p in status["providers"])
+
+
 def test_bad_filters_are_refused_before_any_provider_is_asked(healthy):
+    before = _asked(healthy)
     for arguments, where in (
         ({"filter": "{not json"}, "filter"),
         ({"filter": {"where": {"colour": "red"}}}, "filter.where.colour"),
@@ -152,6 +158,7 @@ def test_bad_filters_are_refused_before_any_provider_is_asked(healthy):
         assert response.status_code == 400, arguments
         assert response.json()["error"]["where"].startswith(where)
         assert "X-Federation-Providers" not in response.headers
+    assert _asked(healthy) == before
 
 
 def test_partial_results_within_the_timeout_and_every_failure_named(troubled):
@@ -178,7 +185,9 @@ def test_partial_results_within_the_timeout_and_every_failure_named(troubled):
 
 def test_foreign_scores_are_kept_and_flagged(troubled):
     base, urls = troubled
-    found = _get(base, "/Datasets", query="lysozyme").json()
+    response = _get(base, "/Datasets", query="lysozyme")
+    assert response.status_code == 200, response.text
+    found = response.json()
     scopes = {r["provider"]: r["scoreScope"] for r in found}
     assert scopes[urls["foreign"]] == "provider"
     assert scopes[urls["b"]] == "federation"

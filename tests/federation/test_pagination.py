@@ -7,7 +7,6 @@ so hypothesis can give every example its own data."""
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 
 import httpx
@@ -149,4 +148,3 @@ def test_a_page_shows_the_federation_scores_not_the_node_scores(empty_catalogue,
     shared = [next(item["score"] for item in store.find(query, corpus=corpus) if item["pid"] == "10.5/01")
               for store in catalogues]
     assert own[0] != own[1] and shared[0] == shared[1]
-    assert json.dumps(corpus.to_json())  # the wire form a node accepts back

@@ -34,28 +34,50 @@ def clock(monkeypatch):
 def test_breaker_opens_after_repeated_failures_then_probes_once(clock):
     health = Health()
     for _ in range(breaker.FAILURES_TO_OPEN):
-        assert health.admit() is None
-        health.failed_with("HTTP 500", timed_out=False)
+        assert health.admit() == (None, False)
+        health.failed_with("HTTP 500", timed_out=False, probe=False)
     assert health.state == "cooling-down"
-    assert "failures in a row" in health.admit()
+    assert "failures in a row" in health.admit()[0]
     clock.now += breaker.COOL_DOWN + 1
-    assert health.admit() is None  # the probe
-    assert health.admit() == "skipped: a probe request is under way"
-    health.failed_with("HTTP 500", timed_out=False)  # the probe failed: a longer cool-down
+    assert health.state == "probe-due"
+    assert health.admit() == (None, True)  # the probe
+    assert health.state == "probing"
+    assert health.admit() == ("skipped: a probe request is under way", False)
+    health.failed_with("HTTP 500", timed_out=False, probe=True)  # the probe failed: a longer cool-down
     clock.now += breaker.COOL_DOWN + 1
-    assert health.admit() is not None
+    assert health.admit()[0] is not None
     clock.now += breaker.COOL_DOWN
-    assert health.admit() is None
-    health.succeeded(0.01)
-    assert health.state == "healthy" and health.admit() is None and health.cool_down == breaker.COOL_DOWN
+    assert health.admit() == (None, True)
+    health.succeeded(0.01, probe=True)
+    assert health.state == "healthy" and health.admit() == (None, False) and health.cool_down == breaker.COOL_DOWN
+
+
+def test_a_probe_given_up_does_not_block_the_provider_for_ever(clock):
+    health = Health()
+    for _ in range(breaker.FAILURES_TO_OPEN):
+        health.failed_with("refused", timed_out=False, probe=False)
+    clock.now += breaker.COOL_DOWN + 1
+    _, probe = health.admit()
+    health.abandoned(probe)  # the request was cancelled: no outcome
+    assert health.admit() == (None, True)
+
+
+def test_an_old_request_failing_is_not_taken_for_the_probe(clock):
+    health = Health()
+    for _ in range(breaker.FAILURES_TO_OPEN):
+        health.failed_with("refused", timed_out=False, probe=False)
+    clock.now += breaker.COOL_DOWN + 1
+    assert health.admit() == (None, True)
+    health.failed_with("refused", timed_out=False, probe=False)  # sent before the cool-down, answered now
+    assert health.state == "cooling-down" and health.cool_down == breaker.COOL_DOWN and health.probing
 
 
 def test_one_success_between_failures_keeps_the_provider_in(clock):
     health = Health()
     for _ in range(5):
-        health.failed_with("timeout", timed_out=True)
-        health.succeeded(0.02)
-    assert health.admit() is None and health.timed_out == 5 and health.state == "healthy"
+        health.failed_with("timeout", timed_out=True, probe=False)
+        health.succeeded(0.02, probe=False)
+    assert health.admit() == (None, False) and health.timed_out == 5 and health.state == "healthy"
 
 
 def _entry(body: bytes = b"[]", complete: bool = True, status: int = 200) -> Entry:
@@ -104,18 +126,35 @@ def test_cache_keeps_partial_answers_briefly_and_errors_not_at_all(monkeypatch):
     assert len(calls) == 5  # partial twice, whole once, error twice
 
 
-def test_cache_is_bounded_in_bytes(monkeypatch):
-    monkeypatch.setattr("pancommons.federation.cache.MAX_BYTES", 1000)
+def test_cache_is_bounded_in_bytes_keys_and_headers_included(monkeypatch):
+    monkeypatch.setattr("pancommons.federation.cache.MAX_BYTES", 20_000)
     cache = ResponseCache(60)
 
     async def fill():
         for number in range(30):
             async def compute():
-                return _entry(b"x" * 100)
-            await cache.get_or_compute((number,), compute)
+                return Entry(200, b"x" * 100, {"X-Federation-Providers": "y" * 500}, True)
+            await cache.get_or_compute(("/api/Datasets", "filter=" + "z" * 1000 + str(number)), compute)
 
     asyncio.run(fill())
-    assert cache._bytes <= 1000 and len(cache._entries) == 10
+    held = sum(100 + len("X-Federation-Providers") + 500 + len("/api/Datasets") + 1008 for _ in cache._entries)
+    assert cache._bytes <= 20_000 and held <= 20_000 and 5 < len(cache._entries) < 30
+
+
+def test_expired_answers_leave_even_when_never_asked_again(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr("pancommons.federation.cache.time.monotonic", clock)
+    cache = ResponseCache(5)
+
+    async def ask(number):
+        async def compute():
+            return _entry()
+        await cache.get_or_compute((number,), compute)
+
+    for number in range(1000):
+        asyncio.run(ask(number))
+        clock.now += 0.1  # ten requests a second, each different
+    assert len(cache._entries) <= 51
 
 
 def test_config_file_and_its_errors(tmp_path):

@@ -17,13 +17,12 @@ from pancommons.catalogue.facets import facets
 from pancommons.catalogue.policy import ANONYMOUS, Caller
 from pancommons.catalogue.search import Catalogue
 from pancommons.query.filter import (
-    FilterError,
     load_json,
+    parse_corpus_argument,
     parse_facet_arguments,
     parse_filter,
     parse_where_argument,
 )
-from pancommons.query.text import CorpusStatistics
 
 # The service returns plain JSON-ready dicts; rendering them directly skips FastAPI's
 # per-value encoder, which costs more than the query for a page of nested records.
@@ -114,7 +113,7 @@ def _routes(collection: str, entity: str) -> None:
         corpus: CorpusArgument = None,
     ):
         parsed = parse_filter(entity, load_json(filter, "filter"), query=query)
-        return JSONResponse(store.find(parsed, who, _corpus_argument(corpus)))
+        return JSONResponse(store.find(parsed, who, parse_corpus_argument(corpus)))
 
     @router.get(f"/{collection}/count", summary=f"Count {collection}", tags=[collection], name=f"count_{noun}")
     def count(store: CatalogueDep, who: CallerDep, where: WhereArgument = None, query: TextArgument = None):
@@ -175,16 +174,6 @@ def _file_routes(collection: str) -> None:
         if found is None:
             raise HTTPException(404, f"no Dataset with pid {pid!r}")
         return JSONResponse(found)
-
-
-def _corpus_argument(raw: str | None) -> CorpusStatistics | None:
-    if raw is None:
-        return None
-    decoded = load_json(raw, "corpus")
-    try:
-        return CorpusStatistics.from_json(decoded)
-    except ValueError as error:
-        raise FilterError("corpus", str(error)) from None
 
 
 for _collection, _entity in COLLECTIONS.items():

@@ -32,6 +32,7 @@ PROVIDERS_HEADER = "X-Federation-Providers"
 Text = Annotated[str | None, Query(description="free-text query; scores are comparable across our nodes")]
 FilterText = Annotated[str | None, Query(description="LoopBack-style JSON filter, as on a node")]
 WhereText = Annotated[str | None, Query(description="JSON where clause")]
+CorpusText = Annotated[str | None, Query(description="text statistics to score with, from a federation in front of this one")]
 
 
 def create_federation_app(config: FederationConfig) -> FastAPI:
@@ -61,7 +62,8 @@ def create_federation_app(config: FederationConfig) -> FastAPI:
     router = APIRouter(prefix="/api")
 
     async def respond(request: Request, compute) -> Response:
-        key = (request.url.path, tuple(sorted(request.query_params.multi_items())))
+        # The raw query string: a repeated argument means what the route takes it to mean (the last one).
+        key = (request.url.path, request.url.query)
 
         async def computed() -> Entry:
             started = time.perf_counter()
@@ -101,7 +103,7 @@ def create_federation_app(config: FederationConfig) -> FastAPI:
         return await status(request)
 
     app.include_router(router)
-    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], expose_headers=[PROVIDERS_HEADER])
+    app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"], expose_headers=[PROVIDERS_HEADER, "Server-Timing"])
     app.add_middleware(CaseInsensitiveCollections)
     return app
 
@@ -110,9 +112,9 @@ def _collection_routes(router: APIRouter, respond, collection: str, entity: str)
     tags = [collection]
 
     @router.get(f"/{collection}", summary=f"{collection} of every provider, merged", tags=tags)
-    async def listing(request: Request, filter: FilterText = None, query: Text = None):
+    async def listing(request: Request, filter: FilterText = None, query: Text = None, corpus: CorpusText = None):
         raw = load_json(filter, "filter")
-        return await respond(request, lambda f: f.find(collection, entity, raw, query))
+        return await respond(request, lambda f: f.find(collection, entity, raw, query, corpus))
 
     @router.get(f"/{collection}/count", summary=f"{collection} counted over every provider", tags=tags)
     async def count(request: Request, where: WhereText = None, query: Text = None):

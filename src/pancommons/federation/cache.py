@@ -14,8 +14,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-MAX_BYTES = 32 * 1024 * 1024  # cached bodies in all
-MAX_ENTRY = 2 * 1024 * 1024  # a larger body is not kept
+MAX_BYTES = 32 * 1024 * 1024  # cached answers in all: bodies, headers and keys
+MAX_ENTRY = 2 * 1024 * 1024  # a larger answer is not kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +26,17 @@ class Entry:
     complete: bool  # every provider that was asked answered
 
 
+def _size(key: tuple, entry: Entry) -> int:
+    """Bytes an entry holds, near enough: its body, headers and key, and a little for the objects."""
+    return (len(entry.body) + sum(len(name) + len(value) for name, value in entry.headers.items())
+            + sum(len(str(part)) for part in key) + 400)
+
+
 class ResponseCache:
     def __init__(self, seconds: float, partial_seconds: float | None = None):
         self.seconds = seconds
         self.partial_seconds = seconds / 5 if partial_seconds is None else partial_seconds
-        self._entries: OrderedDict[tuple, tuple[float, Entry]] = OrderedDict()
+        self._entries: OrderedDict[tuple, tuple[float, Entry, int]] = OrderedDict()  # key → (expires, entry, bytes)
         self._bytes = 0
         self._in_flight: dict[tuple, asyncio.Future] = {}
 
@@ -61,18 +67,25 @@ class ResponseCache:
         return entry
 
     def _keep(self, key: tuple, entry: Entry) -> None:
-        if entry.status >= 500 or len(entry.body) > MAX_ENTRY:
+        now = time.monotonic()
+        while self._entries:  # expired answers leave from the oldest end, whether asked again or not
+            oldest = next(iter(self._entries))
+            if self._entries[oldest][0] > now:
+                break
+            self._drop(oldest)
+        size = _size(key, entry)
+        if entry.status >= 500 or size > MAX_ENTRY:
             return
         lifetime = self.seconds if entry.complete else self.partial_seconds
         if lifetime <= 0:
             return
         if key in self._entries:
             self._drop(key)
-        self._entries[key] = (time.monotonic() + lifetime, entry)
-        self._bytes += len(entry.body)
+        self._entries[key] = (now + lifetime, entry, size)
+        self._bytes += size
         while self._bytes > MAX_BYTES and self._entries:
             self._drop(next(iter(self._entries)))
 
     def _drop(self, key: tuple) -> None:
-        _, entry = self._entries.pop(key)
-        self._bytes -= len(entry.body)
+        _, _, size = self._entries.pop(key)
+        self._bytes -= size

@@ -21,6 +21,7 @@ import orjson
 from pancommons.federation.providers import Health, Provider
 
 MAX_BODY = 64 * 1024 * 1024  # bytes of one provider answer
+LARGE_BODY = 1024 * 1024  # answers from this size on are parsed in a thread
 
 ANSWERED, NOT_FOUND, FAILED, TIMED_OUT, SKIPPED = "answered", "not-found", "failed", "timed-out", "skipped"
 
@@ -62,45 +63,57 @@ class Fanout:
     async def close(self) -> None:
         await self.client.aclose()
 
+    def deadline(self, provider: Provider) -> float:
+        """When a provider's answer to the request starting now is due (one per provider per request:
+        every step of a deep page and the statistics call before a text query share it)."""
+        return time.monotonic() + provider.timeout
+
     async def call(
         self, provider: Provider, path: str, params: dict[str, str], shape: Callable[[Any], Any], *,
-        missing_ok: bool = False, counts_for_health: bool = True,
+        missing_ok: bool = False, deadline: float | None = None, max_bytes: int = MAX_BODY,
     ) -> Answer:
-        """GET ``provider.url + path``; ``missing_ok``: a 404 is an answer (NOT_FOUND), not a failure."""
+        """GET ``provider.url + path`` before ``deadline``; ``missing_ok``: a 404 is an answer (NOT_FOUND)."""
         health = self.health[provider.url]
-        skipped = health.admit() if counts_for_health else None
+        skipped, probe = health.admit()
         if skipped:
             health.skipped += 1
             return Answer(provider, SKIPPED, reason=skipped)
-        started = time.perf_counter()
-        answer = await self._fetch(provider, path, params, shape, missing_ok, started)
-        if counts_for_health:
-            if answer.outcome in (ANSWERED, NOT_FOUND):
-                health.succeeded(answer.seconds)
-            elif answer.status is not None and 400 <= answer.status < 500:
-                health.succeeded(answer.seconds)  # it refused this request, but it is up and answering
+        answer = None
+        try:
+            answer = await self._fetch(provider, path, params, shape, missing_ok,
+                                       deadline if deadline is not None else self.deadline(provider), max_bytes)
+        finally:
+            if answer is None:  # cancelled: no outcome to learn from
+                health.abandoned(probe)
+            elif answer.outcome in (ANSWERED, NOT_FOUND):
+                health.succeeded(answer.seconds, probe)
+            elif answer.status == 400:
+                health.refused_one(answer.reason, probe)  # it refused this request, but it is up and answering
             else:
-                health.failed_with(answer.reason, answer.outcome == TIMED_OUT)
+                health.failed_with(answer.reason, answer.outcome == TIMED_OUT, probe)
         return answer
 
-    async def _fetch(self, provider, path, params, shape, missing_ok, started) -> Answer:
+    async def _fetch(self, provider, path, params, shape, missing_ok, deadline: float, max_bytes: int) -> Answer:
+        started = time.perf_counter()
         status = None
+        if deadline <= time.monotonic():
+            return Answer(provider, TIMED_OUT, reason=f"no whole answer within {provider.timeout:g} s")
         try:
-            async with asyncio.timeout(provider.timeout):
+            async with asyncio.timeout(deadline - time.monotonic()):
                 # waiting for a slot in the provider's gate counts against the deadline
                 async with self._gates[provider.url], self.client.stream("GET", provider.url + path, params=params) as response:
                     status = response.status_code
                     body = bytearray()
                     async for chunk in response.aiter_bytes():
                         body += chunk
-                        if len(body) > MAX_BODY:
-                            return _failed(provider, f"answer larger than {MAX_BODY // 2**20} MiB", started, status)
+                        if len(body) > max_bytes:
+                            return _failed(provider, f"answer larger than {max_bytes / 2**20:.0f} MiB", started, status)
         except TimeoutError:
             return Answer(provider, TIMED_OUT, reason=f"no whole answer within {provider.timeout:g} s",
                           seconds=time.perf_counter() - started, status=status)
         except httpx.ConnectError as error:
             return _failed(provider, f"cannot connect: {_first_line(error) or 'refused'}", started)
-        except httpx.HTTPError as error:
+        except Exception as error:  # noqa: BLE001 - whatever breaks one provider's answer must not break the others
             return _failed(provider, f"{type(error).__name__}: {_first_line(error) or 'transport error'}", started, status)
         seconds = time.perf_counter() - started
         if status == 404 and missing_ok:
@@ -108,9 +121,11 @@ class Fanout:
         if status != 200:
             return _failed(provider, f"HTTP {status}{_error_message(body)}", started, status)
         try:
-            value = shape(orjson.loads(body))
-        except (ValueError, RecursionError) as error:  # orjson's JSONDecodeError and ShapeError are ValueErrors
-            kind = "not a PaNOSC answer" if isinstance(error, ShapeError) else "not JSON"
+            # A large answer is parsed off the event loop: the other providers' deadlines keep running.
+            raw = orjson.loads(body) if len(body) < LARGE_BODY else await asyncio.to_thread(orjson.loads, bytes(body))
+            value = shape(raw)
+        except (ValueError, TypeError, RecursionError) as error:  # orjson's JSONDecodeError and ShapeError are ValueErrors
+            kind = "not JSON" if isinstance(error, orjson.JSONDecodeError) else "not a PaNOSC answer"
             return _failed(provider, f"{kind}: {str(error)[:200]}", started, status)
         return Answer(provider, ANSWERED, value, seconds=seconds, status=status)
 

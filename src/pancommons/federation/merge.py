@@ -27,21 +27,31 @@ from pancommons.query.schema import ENTITIES, FieldType
 # --- the shapes providers answer in (other implementations included) ----------------------
 
 
-def records(raw: Any) -> list[dict]:
-    """A list answer. Ids that are numbers (some implementations) become strings."""
+def records(raw: Any, at_most: int | None = None) -> list[dict]:
+    """A list answer (its first ``at_most`` records). Ids that are numbers (some implementations) become strings."""
     if not isinstance(raw, list):
         raise ShapeError(f"expected a list of records, got {type(raw).__name__}")
     found = []
     seen = set()
-    for position, item in enumerate(raw):
+    for position, item in enumerate(raw[:at_most]):
         pid = item.get("pid") if item.__class__ is dict else None
         if pid.__class__ is not str or not pid:  # the common case checked inline: this runs for every record
             item = one_record(item, f"item {position}")
             pid = item["pid"]
+        score = item.get("score")
+        if score is not None and score.__class__ is not float and score.__class__ is not int:
+            raise ShapeError(f"item {position}: score {str(score)[:40]!r} is not a number")
         if pid not in seen:  # a provider that ignores skip must not repeat a record
             seen.add(pid)
             found.append(item)
     return found
+
+
+def plain_list(raw: Any) -> list[dict]:
+    """A list of objects with no pid of their own (a dataset's files)."""
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        raise ShapeError("expected a list of objects")
+    return raw
 
 
 def one_record(raw: Any, place: str = "answer") -> dict:

@@ -9,6 +9,7 @@ answers, the provider is healthy again; if not, the cool-down doubles (up to
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections import deque
@@ -20,6 +21,9 @@ FAILURES_TO_OPEN = 3
 COOL_DOWN = 30.0  # seconds
 MAX_COOL_DOWN = 300.0
 LATENCY_WINDOW = 200  # recent answers kept for the status page's percentiles
+
+
+_HEADER_SAFE = re.compile(r'[ !#-+\--:<-\[\]-~]{1,100}')  # printable ASCII less " , ; \\
 
 
 class ProviderError(ValueError):
@@ -43,15 +47,20 @@ class Provider:
             raise ProviderError(f"provider {url!r}: expected an http(s) URL of a PaNOSC API, e.g. https://host/api")
         if parts.query or parts.fragment:
             raise ProviderError(f"provider {url!r}: the API base takes no query or fragment")
+        if parts.username is not None or parts.password is not None:
+            # The URL is shown in every answer's header, in records and on the status page.
+            raise ProviderError(f"provider {parts.hostname}: no user or password in the URL (they would be published)")
         if not 0 < timeout <= 600:
             raise ProviderError(f"provider {url!r}: timeout must be between 0 and 600 seconds")
         if not 1 <= concurrency <= 1024:
             raise ProviderError(f"provider {url!r}: concurrency must be between 1 and 1024")
         if not 1 <= page_limit <= 100_000:
             raise ProviderError(f"provider {url!r}: page_limit must be between 1 and 100000")
-        if name is not None and (not name.strip() or not name.isprintable() or len(name) > 100):
-            raise ProviderError(f"provider {url!r}: a name is 1-100 printable characters (it goes into headers)")
-        return cls(base, name or parts.netloc, float(timeout), concurrency, page_limit)
+        if name is not None and not _HEADER_SAFE.fullmatch(name):
+            raise ProviderError(f"provider {url!r}: a name is 1-100 printable ASCII characters without \" , ; \\ "
+                                "(it goes into the Server-Timing header)")
+        default = parts.netloc.encode("idna").decode("ascii") if not parts.netloc.isascii() else parts.netloc
+        return cls(base, name or default, float(timeout), concurrency, page_limit)
 
 
 @dataclass(slots=True)
@@ -61,8 +70,9 @@ class Health:
     consecutive_failures: int = 0
     open_until: float = 0.0  # monotonic; the breaker is open before it
     cool_down: float = COOL_DOWN
-    probing: bool = False
+    probing: bool = False  # the one request let through after a cool-down is under way
     answered: int = 0
+    refused: int = 0  # 400s: the provider is up but would not take a request
     failed: int = 0
     timed_out: int = 0
     skipped: int = 0
@@ -72,27 +82,38 @@ class Health:
     latencies: deque = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
     scores_comparable: bool | None = None  # does it serve /corpus? None: not asked yet
 
-    def admit(self) -> str | None:
-        """None when a request may go; else why it is skipped."""
+    def admit(self) -> tuple[str | None, bool]:
+        """(why the request is skipped, or None; whether it is the probe after a cool-down)."""
         now = time.monotonic()
         if self.consecutive_failures < FAILURES_TO_OPEN:
-            return None
+            return None, False
         if now < self.open_until:
-            return f"skipped: {self.consecutive_failures} failures in a row, retried in {self.open_until - now:.0f} s"
+            return f"skipped: {self.consecutive_failures} failures in a row, retried in {self.open_until - now:.0f} s", False
         if self.probing:
-            return "skipped: a probe request is under way"
-        self.probing = True  # this request is the probe
-        return None
+            return "skipped: a probe request is under way", False
+        self.probing = True
+        return None, True
 
-    def succeeded(self, seconds: float) -> None:
+    def succeeded(self, seconds: float, probe: bool) -> None:
         self.answered += 1
         self.latencies.append(seconds)
         self.last_answer_at = datetime.now(UTC)
+        self._up(probe)
+
+    def refused_one(self, reason: str, probe: bool) -> None:
+        """A 400: this request was refused, the provider itself is up."""
+        self.refused += 1
+        self.last_error = reason
+        self.last_error_at = datetime.now(UTC)
+        self._up(probe)
+
+    def _up(self, probe: bool) -> None:
         self.consecutive_failures = 0
         self.cool_down = COOL_DOWN
-        self.probing = False
+        if probe:
+            self.probing = False
 
-    def failed_with(self, reason: str, timed_out: bool) -> None:
+    def failed_with(self, reason: str, timed_out: bool, probe: bool) -> None:
         if timed_out:
             self.timed_out += 1
         else:
@@ -100,19 +121,27 @@ class Health:
         self.last_error = reason
         self.last_error_at = datetime.now(UTC)
         self.consecutive_failures += 1
-        if self.consecutive_failures >= FAILURES_TO_OPEN:
-            if self.probing:  # the probe failed too: wait longer next time
-                self.cool_down = min(self.cool_down * 2, MAX_COOL_DOWN)
+        if probe:  # the probe failed too: wait longer next time
+            self.cool_down = min(self.cool_down * 2, MAX_COOL_DOWN)
+        if self.consecutive_failures >= FAILURES_TO_OPEN and (probe or time.monotonic() >= self.open_until):
             self.open_until = time.monotonic() + self.cool_down
-        self.probing = False
+        if probe:
+            self.probing = False
+
+    def abandoned(self, probe: bool) -> None:
+        """A request given up before any outcome (the caller went away): a probe must not stay out for ever."""
+        if probe:
+            self.probing = False
 
     @property
     def state(self) -> str:
         if self.consecutive_failures >= FAILURES_TO_OPEN:
-            return "cooling-down" if time.monotonic() < self.open_until else "probing"
+            if time.monotonic() < self.open_until:
+                return "cooling-down"
+            return "probing" if self.probing else "probe-due"
         if self.consecutive_failures:
             return "failing"
-        return "healthy" if self.answered else "unknown"
+        return "healthy" if self.answered or self.refused else "unknown"
 
     def report(self) -> dict:
         recent = sorted(self.latencies)
@@ -126,6 +155,7 @@ class Health:
         return {
             "state": self.state,
             "answered": self.answered,
+            "refused": self.refused,
             "failed": self.failed,
             "timedOut": self.timed_out,
             "skipped": self.skipped,

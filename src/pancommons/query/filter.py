@@ -18,6 +18,7 @@ from typing import Any
 from pancommons import units
 from pancommons.query.regexp import Pattern, UnsafePattern, parse_regexp
 from pancommons.query.schema import ENTITIES, Entity, FieldType
+from pancommons.query.text import CorpusStatistics
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
@@ -136,6 +137,17 @@ def load_json(text: str | None, argument: str) -> Any:
         raise FilterError(argument, f"not valid JSON ({error.msg} at character {error.pos})") from None
     except (RecursionError, ValueError) as error:  # arrays nested a thousand deep; integers of 5,000 digits
         raise FilterError(argument, f"not acceptable JSON ({str(error).split(';')[0][:120]})") from None
+
+
+def parse_corpus_argument(raw: str | None) -> CorpusStatistics | None:
+    """The ``corpus`` argument: text statistics to score with (see CorpusStatistics), or None."""
+    if raw is None:
+        return None
+    decoded = load_json(raw, "corpus")
+    try:
+        return CorpusStatistics.from_json(decoded)
+    except ValueError as error:
+        raise FilterError("corpus", str(error)) from None
 
 
 def parse_facet_arguments(where: str | None, filter: str | None, query: str | None) -> Filter:
