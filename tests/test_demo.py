@@ -71,12 +71,14 @@ def test_demo_serves_the_search_api_and_prints_its_url(tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
     )
     try:
-        url = None
+        url = portal = None
         for line in server.stdout:
+            if line.startswith("Portal:"):
+                portal = line.split("Portal:")[1].split()[0]
             if "Search API:" in line:
                 url = line.split("Search API:")[1].split()[0]
                 break
-        assert url == f"http://localhost:{port}/api/Datasets"
+        assert url == f"http://localhost:{port}/api/Datasets" and portal == f"http://localhost:{port}/"
         for _ in range(200):
             try:
                 answer = httpx.get(url.replace("localhost", "127.0.0.1"), params={"filter": '{"limit": 5}'}, timeout=5)
@@ -88,6 +90,8 @@ def test_demo_serves_the_search_api_and_prints_its_url(tmp_path):
         assert answer.status_code == 200
         datasets = answer.json()
         assert len(datasets) == 5 and all(item["pid"].startswith("demo/") for item in datasets)
+        home = httpx.get(portal.replace("localhost", "127.0.0.1"), timeout=5)
+        assert home.status_code == 200 and "public datasets" in home.text
     finally:
         server.terminate()
         server.wait(timeout=30)

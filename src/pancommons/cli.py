@@ -435,7 +435,8 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> None:
     if settings.panet_source is not None:
         os.environ["PANCOMMONS_PANET_SOURCE"] = settings.panet_source
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    out.print(f"\nSearch API: http://{shown}:{port}/api/Datasets   documentation: http://{shown}:{port}/docs")
+    out.print(f"\nPortal: http://{shown}:{port}/")
+    out.print(f"Search API: http://{shown}:{port}/api/Datasets   documentation: http://{shown}:{port}/docs")
     out.print("Ctrl-C stops it.")
     uvicorn.run("pancommons.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning")
 

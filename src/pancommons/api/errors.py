@@ -19,6 +19,15 @@ def error_body(status: int, name: str, message: str, **extra) -> dict:
     return {"error": {"statusCode": status, "name": name, "message": message, **extra}}
 
 
+async def http_error(request: Request, error: HTTPException):
+    names = {404: "NotFoundError", 405: "MethodNotAllowedError"}
+    return JSONResponse(
+        error_body(error.status_code, names.get(error.status_code, "Error"), str(error.detail)),
+        status_code=error.status_code,
+        headers=getattr(error, "headers", None),
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(FilterError)
     async def _filter(request: Request, error: FilterError):
@@ -31,14 +40,7 @@ def install(app: FastAPI) -> None:
         message = f"{place}: {first.get('msg', 'invalid request')}"
         return JSONResponse(error_body(400, "BadRequestError", message, where=place), status_code=400)
 
-    @app.exception_handler(HTTPException)
-    async def _http(request: Request, error: HTTPException):
-        names = {404: "NotFoundError", 405: "MethodNotAllowedError"}
-        return JSONResponse(
-            error_body(error.status_code, names.get(error.status_code, "Error"), str(error.detail)),
-            status_code=error.status_code,
-            headers=getattr(error, "headers", None),
-        )
+    app.add_exception_handler(HTTPException, http_error)
 
     @app.exception_handler(DataError)
     async def _refused_value(request: Request, error: DataError):

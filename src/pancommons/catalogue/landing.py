@@ -1,0 +1,120 @@
+"""What a landing page shows of one dataset or one proposal, for a caller.
+
+The PaNOSC record (with its techniques, instrument, samples, parameters and
+proposal) comes from the search service's ``get``, through the same
+visibility; what the Search API does not carry — files with their
+checksums and storage tier, the proposal's members, raw ↔ processed links —
+is read here under the same rule: a related dataset the caller may not see
+is not shown, not even by title.  No e-mail address ever leaves this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select
+
+from pancommons.catalogue import policy
+from pancommons.catalogue.search import Catalogue
+from pancommons.db import tables as t
+from pancommons.db.compile import TABLES
+from pancommons.query.filter import parse_filter
+
+_DATASET_INCLUDES = parse_filter("Dataset", {"include": [
+    "techniques", "instrument", "samples", "parameters", {"relation": "documents"},
+]}, include_only=True).includes
+_PROPOSAL_INCLUDES = parse_filter("Document", {"include": [
+    {"relation": "members", "scope": {"include": ["person", "affiliation"]}}, "parameters",
+]}, include_only=True).includes
+MAX_LISTED_DATASETS = 500  # of a proposal, on its page
+
+
+@dataclass
+class DatasetPage:
+    dataset: dict  # the PaNOSC record with its relations
+    proposals: list[dict]  # with members (names, ORCID, role, affiliation)
+    files: list[dict]  # name, path, size, checksum, algorithm, storage tier
+    derived_from: list[dict] = field(default_factory=list)  # visible raw datasets this one was made from
+    derived: list[dict] = field(default_factory=list)  # visible datasets made from this one
+    embargo_until: str | None = None
+    public: bool = True
+
+
+@dataclass
+class ProposalPage:
+    proposal: dict
+    datasets: list[dict]
+    more_datasets: int = 0
+
+
+def dataset_page(catalogue: Catalogue, pid: str, caller: policy.Caller = policy.ANONYMOUS) -> DatasetPage | None:
+    record = catalogue.get("Dataset", pid, _DATASET_INCLUDES, caller)
+    if record is None:
+        return None
+    compiler = catalogue.compiler(caller)
+    datasets = TABLES["Dataset"]
+    proposals = []
+    for document in record.pop("documents", []) or []:
+        found = catalogue.get("Document", document["pid"], _PROPOSAL_INCLUDES, caller)
+        if found is not None:
+            proposals.append(found)
+    with catalogue.engine.connect() as connection:
+        dataset_id = catalogue.dataset_id(connection, compiler, pid)
+        files = [
+            {"id": row.id, "name": row.name, "path": row.path, "size": row.size, "checksum": row.checksum,
+             "checksumAlgorithm": row.checksum_algorithm, "storageTier": row.storage_tier, "present": row.state == "present"}
+            for row in connection.execute(
+                select(t.DataFile).join(t.DatasetFile, t.DatasetFile.file_id == t.DataFile.id)
+                .where(t.DatasetFile.dataset_id == dataset_id).order_by(t.DataFile.path)
+            )
+        ]
+        source = datasets.alias("source")
+        derived_from = connection.execute(
+            select(source.c.pid, source.c.title).join(t.DatasetDerivation.__table__,
+                                                      t.DatasetDerivation.source_dataset_id == source.c.id)
+            .where(t.DatasetDerivation.dataset_id == dataset_id, compiler.visible("Dataset", source))
+            .order_by(source.c.title)
+        ).all()
+        product = datasets.alias("product")
+        derived = connection.execute(
+            select(product.c.pid, product.c.title).join(t.DatasetDerivation.__table__,
+                                                        t.DatasetDerivation.dataset_id == product.c.id)
+            .where(t.DatasetDerivation.source_dataset_id == dataset_id, compiler.visible("Dataset", product))
+            .order_by(product.c.title)
+        ).all()
+    return DatasetPage(
+        dataset=record,
+        proposals=proposals,
+        files=files,
+        derived_from=[{"pid": row.pid, "title": row.title} for row in derived_from],
+        derived=[{"pid": row.pid, "title": row.title} for row in derived],
+        embargo_until=record.get("embargoUntil"),
+        public=bool(record.get("isPublic")),
+    )
+
+
+def proposal_page(catalogue: Catalogue, pid: str, caller: policy.Caller = policy.ANONYMOUS) -> ProposalPage | None:
+    proposal = catalogue.get("Document", pid, _PROPOSAL_INCLUDES, caller)
+    if proposal is None:
+        return None
+    query = parse_filter("Dataset", {
+        "include": [{"relation": "documents", "scope": {"where": {"pid": pid}}}, "techniques", "instrument"],
+        "limit": MAX_LISTED_DATASETS,
+    })
+    datasets = catalogue.find(query, caller)
+    more = 0
+    if len(datasets) == MAX_LISTED_DATASETS:
+        more = _count_of_proposal(catalogue, pid, caller) - MAX_LISTED_DATASETS
+    for dataset in datasets:
+        dataset.pop("documents", None)
+    return ProposalPage(proposal, datasets, more)
+
+
+def _count_of_proposal(catalogue: Catalogue, pid: str, caller: policy.Caller) -> int:
+    compiler = catalogue.compiler(caller)
+    include = parse_filter("Dataset", {"include": [{"relation": "documents", "scope": {"where": {"pid": pid}}}]}).includes
+    datasets = TABLES["Dataset"]
+    with catalogue.engine.connect() as connection:
+        return int(connection.execute(
+            select(func.count()).select_from(datasets).where(compiler.selection("Dataset", datasets, None, include))
+        ).scalar_one())

@@ -1,0 +1,165 @@
+"""The portal's pages: home, search, dataset and proposal landing pages, file downloads.
+
+Server-rendered (Jinja2), so they work without JavaScript and crawlers
+and FAIR assessors read them.  Every page is built from the same service
+calls and the same filter tree as the API; nothing here decides what a
+caller may see.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from pancommons.catalogue import landing
+from pancommons.catalogue.facets import facets
+from pancommons.catalogue.files import FileRefused, readable_file
+from pancommons.catalogue.policy import ANONYMOUS, Caller
+from pancommons.catalogue.search import Catalogue
+from pancommons.portal import describe
+from pancommons.portal.search_form import (
+    MAX_PAGE,
+    PAGE_SIZE,
+    QUANTITIES,
+    SORTS,
+    UNIT_LABELS,
+    SearchForm,
+    plain,
+)
+from pancommons.query.filter import FilterError, parse_filter
+
+HERE = Path(__file__).parent
+templates = Jinja2Templates(directory=HERE / "templates")
+router = APIRouter(include_in_schema=False)
+static = StaticFiles(directory=HERE / "static")
+
+
+def _catalogue(request: Request) -> Catalogue:
+    return request.app.state.catalogue
+
+
+def _caller(request: Request) -> Caller:
+    return ANONYMOUS  # accounts come with their own issue
+
+
+CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
+CallerDep = Annotated[Caller, Depends(_caller)]
+
+
+def _page(request: Request, template: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
+    context.setdefault("form", None)
+    site = getattr(request.app.state.settings, "facility", "") or "pancommons"
+    return templates.TemplateResponse(request, template, {"site": f"{site} open data", **context},
+                                      status_code=status, headers=headers)
+
+
+def not_found(request: Request, message: str) -> HTMLResponse:
+    return _page(request, "error.html", 404, code=404, heading="Not found", message=message)
+
+
+@router.get("/", name="home")
+def home(request: Request, store: CatalogueDep, who: CallerDep):
+    return _page(request, "home.html", facets=facets(store, parse_filter("Dataset", None), who))
+
+
+@router.get("/search", name="search")
+def search(request: Request, store: CatalogueDep, who: CallerDep):
+    error = None
+    try:
+        form = SearchForm.read(request.query_params)
+        raw = form.filter()
+    except FilterError as problem:
+        form, raw, error = SearchForm(), SearchForm().filter(), f"{problem.where}: {problem.message}"
+    entity = "Dataset" if form.kind == "datasets" else "Document"
+    try:
+        if entity == "Dataset":
+            shown = dict(raw, include=[*raw.get("include", []), "techniques", "instrument"])
+            query = parse_filter(entity, shown, query=form.text or None)
+            panel = facets(store, query, who)
+            total = panel["total"]
+            if form.facilities:  # offer the other facilities too, counted as if this one were not chosen
+                others = parse_filter(entity, replace(form, facilities=()).filter(), query=form.text or None)
+                panel = dict(panel, facility=facets(store, others, who)["facility"])
+        else:
+            query = parse_filter(entity, raw, query=form.text or None)
+            panel = None
+            total = store.count(entity, query.where, who, query.query)
+        records = store.find(query, who)
+    except FilterError as problem:  # a unit pint does not know, a technique name that is no term …
+        error = f"{problem.where}: {problem.message}"
+        form = SearchForm(kind=form.kind)
+        query = parse_filter(entity, form.filter())
+        panel = facets(store, parse_filter("Dataset", None), who) if entity == "Dataset" else None
+        records, total = [], 0
+    ontology = store.techniques
+    names = sorted({term.label for term in ontology.terms.values() if term.label}) if ontology else \
+        [item["label"] for item in (panel or {}).get("technique", [])]
+    return _page(
+        request, "search.html", 400 if error else 200,
+        form=form, records=records, total=total, facets=panel or {}, error=error,
+        pages=max(1, min(MAX_PAGE, math.ceil(total / PAGE_SIZE))), page_size=PAGE_SIZE,
+        quantities=QUANTITIES, unit_labels=UNIT_LABELS, sorts=list(SORTS), plain=plain, technique_names=names,
+    )
+
+
+@router.get("/datasets/{pid:path}", name="dataset_page")
+def dataset_page(request: Request, pid: str, store: CatalogueDep, who: CallerDep):
+    page = landing.dataset_page(store, pid, who)
+    if page is None:
+        return not_found(request, f"There is no dataset {pid!r} here, or it is not open to you.")
+    at = _addresses(request, page)
+    catalogue_name = f"{getattr(request.app.state.settings, 'facility', '') or 'pancommons'} open data"
+    return _page(
+        request, "dataset.html", headers={"Link": describe.signposting(page, at)},
+        page=page, at=at, jsonld=describe.schema_org(page, at, catalogue_name, str(request.url_for("home"))),
+        cite=describe.citation(page, at), bib=describe.bibtex(page, at), spdx=describe.SPDX, human=_human,
+    )
+
+
+@router.get("/proposals/{pid:path}", name="proposal_page")
+def proposal_page(request: Request, pid: str, store: CatalogueDep, who: CallerDep):
+    page = landing.proposal_page(store, pid, who)
+    if page is None:
+        return not_found(request, f"There is no proposal {pid!r} here, or it is not open to you.")
+    more = json.dumps({"include": [{"relation": "documents", "scope": {"where": {"pid": pid}}}]})
+    return _page(request, "proposal.html", page=page, more_filter=more)
+
+
+@router.get("/files/{file_id}", name="download_file")
+def download_file(request: Request, file_id: int, store: CatalogueDep, who: CallerDep) -> Response:
+    """One file, with Range (206), ETag and Last-Modified, if the caller may see a dataset holding it."""
+    try:
+        path, name = readable_file(store, file_id, who, request.app.state.settings.data_roots)
+    except FileRefused as refused:
+        return not_found(request, str(refused))
+    response = FileResponse(path, filename=name, media_type=describe.media_type(name), stat_result=os.stat(path))
+    if request.headers.get("if-none-match") == response.headers["etag"]:  # the copy the client holds is current
+        return Response(status_code=304, headers={"ETag": response.headers["etag"]})
+    return response
+
+
+def _addresses(request: Request, page: landing.DatasetPage) -> describe.Addresses:
+    landing_url = str(request.url_for("dataset_page", pid=page.dataset["pid"]))
+    metadata = str(request.base_url).rstrip("/") + "/api/Datasets/" + quote(page.dataset["pid"], safe="")
+    files = {file["id"]: str(request.url_for("download_file", file_id=str(file["id"])))
+             for file in page.files if file["present"]}
+    return describe.Addresses(landing_url, metadata, files)
+
+
+def _human(size: int | None) -> str:
+    value = float(size or 0)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
