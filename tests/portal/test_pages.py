@@ -160,10 +160,16 @@ def test_embargoed_and_unknown_datasets_are_not_found(portal, engine):
         hidden = connection.execute(select(t.Dataset.pid, t.Dataset.id).where(t.Dataset.is_public.is_(False))).first()
         hidden_file = connection.execute(select(t.DatasetFile.file_id).where(t.DatasetFile.dataset_id == hidden.id)).scalar()
     assert hidden is not None
-    for path in (f"/datasets/{hidden.pid}", "/datasets/no/such/thing", f"/files/{hidden_file}", "/files/999999"):
+    for path in (f"/datasets/{hidden.pid}", "/datasets/no/such/thing", f"/files/{hidden_file}", "/files/999999",
+                 f"/download/datasets/{hidden.pid}"):
         page = portal.get(path)
         assert page.status_code == 404 and "not open to you" in page.text, path
-        assert hidden.pid not in page.text or path.startswith("/datasets/")
+    # an embargoed dataset's page reads exactly as one that does not exist: nothing to learn from it
+    for prefix in ("/datasets/", "/download/datasets/"):
+        hidden_page = portal.get(prefix + hidden.pid).text.replace(hidden.pid, "PID")
+        assert hidden_page == portal.get(prefix + "no/such/thing").text.replace("no/such/thing", "PID")
+    assert portal.get(f"/files/{hidden_file}").text.replace(str(hidden_file), "N") == \
+        portal.get("/files/999999").text.replace("999999", "N")
     assert portal.get("/proposals/nothing-here").status_code == 404
 
 
@@ -183,6 +189,10 @@ def test_files_outside_the_data_root_are_refused(portal, engine, data_root, tmp_
     for file_id in ids:
         page = portal.get(f"/files/{file_id}")
         assert page.status_code == 404 and "not for you" not in page.text
+    with engine.connect() as connection:
+        pid = connection.execute(select(t.Dataset.pid).where(t.Dataset.id == dataset_id)).scalar_one()
+    archive = portal.get(f"/download/datasets/{pid}")  # nor smuggled into a dataset's ZIP
+    assert archive.status_code == 409 and "not for you" not in archive.text
 
 
 def test_a_proposal_page_lists_its_open_datasets(portal, engine):
@@ -201,3 +211,27 @@ def test_a_proposal_page_lists_its_open_datasets(portal, engine):
     with engine.begin() as connection:  # the proposal's page follows the policy too
         connection.execute(update(t.Document).where(t.Document.pid == pid).values(is_public=False, release_date=None))
     assert portal.get(f"/proposals/{pid}").status_code == 404
+
+
+def test_a_whole_dataset_downloads_as_a_zip_with_its_checksums(portal, engine, data_root):
+    import hashlib
+    import io
+    import zipfile
+
+    with engine.connect() as connection:
+        dataset_id, pid = connection.execute(
+            select(t.Dataset.id, t.Dataset.pid).where(t.Dataset.is_public.is_(True)).order_by(t.Dataset.pid)).first()
+        paths = connection.execute(select(t.DataFile.path).join(t.DatasetFile, t.DatasetFile.file_id == t.DataFile.id)
+                                   .where(t.DatasetFile.dataset_id == dataset_id)).scalars().all()
+    page = portal.get(f"/datasets/{pid}")
+    archive_url = re.search(r'<a class="download-all" href="http://testserver([^"]+)"', page.text).group(1)
+    response = portal.get(archive_url)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert archive.testzip() is None
+    assert sorted(archive.namelist()) == sorted([*paths, "MANIFEST.txt"])
+    for line in archive.read("MANIFEST.txt").decode().splitlines():
+        checksum, name = line.split("  ", 1)
+        algorithm, digest = checksum.split(":")
+        assert hashlib.new(algorithm, archive.read(name)).hexdigest() == digest
+        assert archive.read(name) == (data_root / name).read_bytes()

@@ -24,6 +24,7 @@ class Addresses:
     landing: str
     metadata: str  # the PaNOSC record (JSON)
     files: dict[int, str]  # file id → download URL
+    archive: str | None = None  # all files as one ZIP
 
 
 def creators(page: DatasetPage) -> list[dict]:

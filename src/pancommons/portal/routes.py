@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
@@ -36,6 +37,7 @@ from pancommons.portal.search_form import (
     SearchForm,
     plain,
 )
+from pancommons.portal.zipstream import zipped
 from pancommons.query.filter import FilterError, parse_filter
 
 HERE = Path(__file__).parent
@@ -112,6 +114,25 @@ def search(request: Request, store: CatalogueDep, who: CallerDep):
     )
 
 
+@router.get("/download/datasets/{pid:path}", name="download_dataset")
+def download_dataset(request: Request, pid: str, store: CatalogueDep, who: CallerDep) -> Response:
+    """All of a dataset's files as one ZIP, streamed, with a manifest of their checksums."""
+    page = landing.dataset_page(store, pid, who)
+    if page is None:
+        return not_found(request, f"There is no dataset {pid!r} here, or it is not open to you.")
+    members = []
+    for file in page.files:
+        try:
+            path, _ = readable_file(store, file["id"], who, request.app.state.settings.data_roots)
+        except FileRefused as refused:
+            return _page(request, "error.html", 409, code=409, heading="Not all files can be sent", message=str(refused))
+        members.append((path, file["path"]))
+    manifest = "".join(f"{file['checksumAlgorithm']}:{file['checksum']}  {file['path']}\n" for file in page.files)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", pid).strip("_") + ".zip"
+    return StreamingResponse(zipped(members, manifest), media_type="application/zip",
+                             headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
 @router.get("/datasets/{pid:path}", name="dataset_page")
 def dataset_page(request: Request, pid: str, store: CatalogueDep, who: CallerDep):
     page = landing.dataset_page(store, pid, who)
@@ -153,7 +174,8 @@ def _addresses(request: Request, page: landing.DatasetPage) -> describe.Addresse
     metadata = str(request.base_url).rstrip("/") + "/api/Datasets/" + quote(page.dataset["pid"], safe="")
     files = {file["id"]: str(request.url_for("download_file", file_id=str(file["id"])))
              for file in page.files if file["present"]}
-    return describe.Addresses(landing_url, metadata, files)
+    archive = str(request.url_for("download_dataset", pid=page.dataset["pid"])) if files else None
+    return describe.Addresses(landing_url, metadata, files, archive)
 
 
 def _human(size: int | None) -> str:
