@@ -13,7 +13,7 @@ import logging
 from fastapi import FastAPI
 
 from pancommons import __version__
-from pancommons.api import errors
+from pancommons.api import errors, hdf5
 from pancommons.api.panosc import router
 from pancommons.api.paths import CaseInsensitiveCollections
 from pancommons.catalogue.release import release_embargoed
@@ -21,6 +21,7 @@ from pancommons.catalogue.search import Catalogue
 from pancommons.config import Settings, load_settings
 from pancommons.db.engine import make_engine
 from pancommons.db.migrate import upgrade
+from pancommons.nexus.browse import OpenFiles
 from pancommons.portal import routes as portal_routes
 
 log = logging.getLogger("pancommons.api")
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
     app.state.settings = settings
     errors.install(app)
     app.include_router(router)
+    app.state.open_files = OpenFiles()
+    app.include_router(hdf5.router)
     app.include_router(portal_routes.router)
     app.mount("/static", portal_routes.static, name="portal_static")
     app.add_exception_handler(404, _not_found_page)

@@ -1,0 +1,221 @@
+"""The h5grove protocol H5Web speaks, served per catalogued file.
+
+``file`` is the catalogue's file id, never a path: the access policy says
+whether the caller may read it (catalogue/files.py), the data root says
+where it is, and nexus/browse.py finds the entity without letting HDF5
+follow links out of the data root.  Answers and errors are h5grove's:
+404 for a file or path that is not there (an embargoed file is "not there"),
+422 for a malformed argument, as ``{"message": ...}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from pathlib import Path
+from typing import Annotated
+
+import h5py
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from h5grove.content import (
+    DatasetContent,
+    GroupContent,
+    ResolvedEntityContent,
+    create_content,
+)
+from h5grove.encoders import encode
+from h5grove.utils import LinkResolution, NotFoundError, QueryArgumentError, parse_slice
+
+from pancommons.catalogue.files import FileRefused, readable_file
+from pancommons.catalogue.policy import ANONYMOUS, Caller
+from pancommons.catalogue.search import Catalogue
+from pancommons.nexus.browse import NotInFile, OpenFiles, check_virtual_sources, locate
+
+router = APIRouter(prefix="/h5grove", tags=["HDF5 viewer (h5grove protocol)"])
+
+MAX_SELECTION_BYTES = 512 * 1024 * 1024  # one answer; a viewer asks frame by frame
+FORMATS = ("json", "bin", "npy", "csv", "tiff")
+DTYPES = ("origin", "safe")
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        self.status = status
+        self.message = message
+
+
+def _catalogue(request: Request) -> Catalogue:
+    return request.app.state.catalogue
+
+
+def _caller(request: Request) -> Caller:
+    return ANONYMOUS  # accounts come with their own issue
+
+
+def _files(request: Request) -> OpenFiles:
+    return request.app.state.open_files
+
+
+FileId = Annotated[str, Query(description="the catalogue's id of the file (as on a dataset's landing page)")]
+EntityPath = Annotated[str, Query(description="HDF5 path inside the file")]
+CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
+CallerDep = Annotated[Caller, Depends(_caller)]
+FilesDep = Annotated[OpenFiles, Depends(_files)]
+
+
+def _entity(request: Request, store: Catalogue, who: Caller, files: OpenFiles, file: str, path: str):
+    """(h5grove content, data root) of ``path`` in catalogued file ``file``."""
+    if not file.isdigit() or len(file) > 18:
+        raise Refused(422, "file: expected a catalogue file id (a whole number)")
+    try:
+        on_disk, _ = readable_file(store, int(file), who, request.app.state.settings.data_roots)
+    except FileRefused as refused:
+        raise Refused(404, str(refused)) from None
+    root = next(root.resolve() for root in request.app.state.settings.data_roots if on_disk.is_relative_to(root.resolve()))
+    try:
+        found = locate(files, on_disk, root, path)
+        # Links below the entity stay links (NONE): HDF5 must not follow them by itself; the
+        # viewer asks for them by path and locate() follows them, inside the data root.
+        return create_content(found.file, found.path, LinkResolution.NONE), root
+    except (NotInFile, NotFoundError) as missing:
+        raise Refused(404, str(missing)) from None
+    except OSError as error:
+        raise Refused(404, f"cannot read {path} in this file: {str(error).splitlines()[0]}") from None
+
+
+def _answer(content, format: str = "json") -> Response:
+    encoded = encode(content, format)
+    return Response(content=encoded.content, headers=encoded.headers)
+
+
+def _error(status: int, message: str) -> Response:
+    return Response(content=encode({"message": message}, "json").content, status_code=status, media_type="application/json")
+
+
+def _guarded(handler):
+    """h5grove's error shape for our refusals and for arguments h5grove or h5py reject."""
+
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except Refused as refused:
+            return _error(refused.status, refused.message)
+        except (QueryArgumentError, ValueError, IndexError, TypeError) as bad:  # a malformed or out-of-range selection
+            return _error(422, str(bad)[:300])
+
+    return wrapped
+
+
+@router.get("/meta")
+@_guarded
+def meta(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep, file: FileId, path: EntityPath = "/",
+         resolve_links: str = "only_valid"):
+    if resolve_links not in ("none", "only_valid", "all"):
+        raise Refused(422, "resolve_links: expected none, only_valid or all")
+    content, root = _entity(request, store, who, files, file, path)
+    if isinstance(content, GroupContent):
+        return _answer(_group_metadata(content, files, root))
+    return _answer(content.metadata())
+
+
+@router.get("/attr")
+@_guarded
+def attr(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep, file: FileId, path: EntityPath = "/",
+         attr_keys: Annotated[list[str] | None, Query()] = None):
+    content, _ = _entity(request, store, who, files, file, path)
+    if not isinstance(content, ResolvedEntityContent):
+        raise Refused(422, f"{path} is a link, not an entity with attributes")
+    return _answer(content.attributes(attr_keys))
+
+
+@router.get("/data")
+@_guarded
+def data(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep, file: FileId, path: EntityPath = "/",
+         selection: str | None = None, format: str = "json", dtype: str = "origin", flatten: bool = False):
+    if format not in FORMATS:
+        raise Refused(422, f"format: expected one of {', '.join(FORMATS)}")
+    if dtype not in DTYPES:
+        raise Refused(422, f"dtype: expected one of {', '.join(DTYPES)}")
+    content, root = _entity(request, store, who, files, file, path)
+    if not isinstance(content, DatasetContent):
+        raise Refused(422, f"{path} is not a dataset")
+    dataset = content._h5py_entity
+    check_virtual_sources_or_refuse(dataset, root)
+    _check_size(dataset, selection)
+    return _answer(content.data(selection, flatten, dtype), format)
+
+
+@router.get("/stats")
+@_guarded
+def stats(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep, file: FileId, path: EntityPath = "/",
+          selection: str | None = None):
+    content, root = _entity(request, store, who, files, file, path)
+    if not isinstance(content, DatasetContent):
+        raise Refused(422, f"{path} is not a dataset")
+    check_virtual_sources_or_refuse(content._h5py_entity, root)
+    _check_size(content._h5py_entity, selection)
+    return _answer(content.data_stats(selection))
+
+
+@router.get("/paths")
+@_guarded
+def paths(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep, file: FileId, path: EntityPath = "/"):
+    content, _ = _entity(request, store, who, files, file, path)
+    if not isinstance(content, GroupContent):
+        raise Refused(422, f"{path} is not a group")
+    base = content.path.rstrip("/")
+    found = [content.path]
+    content._h5py_entity.id.links.visit(lambda name: found.append(f"{base}/{name.decode()}"))  # links, never followed
+    return _answer(found)
+
+
+def check_virtual_sources_or_refuse(dataset: h5py.Dataset, root) -> None:
+    try:
+        check_virtual_sources(dataset, root)
+    except NotInFile as outside:
+        raise Refused(404, str(outside)) from None
+
+
+def _group_metadata(content: GroupContent, files: OpenFiles, root) -> dict:
+    """A group and its children, each child's link followed by locate() (inside the data root) so the
+    viewer sees datasets where NeXus keeps soft links (an NXdata's signal), as h5grove's only_valid does."""
+    described = content.metadata(depth=0)
+    group = content._h5py_entity
+    children = []
+    for name in group:
+        child_path = f"{content.path.rstrip('/')}/{name}"
+        try:
+            found = locate(files, Path(group.file.filename), root, child_path)
+            child = create_content(found.file, found.path, LinkResolution.NONE).metadata(0)
+            child["name"] = name
+        except (NotInFile, OSError, NotFoundError):
+            child = create_content(group.file, child_path, LinkResolution.NONE).metadata(0)  # an unresolved link
+        children.append(child)
+    described["children"] = children
+    return described
+
+
+def _check_size(dataset: h5py.Dataset, selection: str | None) -> None:
+    """Refuse, before reading, a selection larger than one answer may be."""
+    shape = dataset.shape or ()
+    if selection is None:
+        counts = list(shape)
+    else:
+        members = parse_slice(selection)
+        if len(members) > len(shape):
+            raise ValueError(f"{selection} has too many members to slice a {len(shape)}D dataset")
+        counts = []
+        for member, size in zip(list(members) + [slice(None)] * (len(shape) - len(members)), shape):
+            if isinstance(member, int):
+                if not -size <= member < size:
+                    raise IndexError(f"index {member} is out of range for an axis of {size}")
+                counts.append(1)
+            else:
+                counts.append(len(range(*member.indices(size))))
+    nbytes = math.prod(counts) * np.dtype(dataset.dtype).itemsize if dataset.dtype.kind != "O" else 0
+    if nbytes > MAX_SELECTION_BYTES:
+        raise Refused(422, f"selection: {nbytes / 2**20:.0f} MiB is more than one answer carries "
+                           f"({MAX_SELECTION_BYTES // 2**20} MiB); select a slice")
