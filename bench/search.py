@@ -196,10 +196,13 @@ COLUMNS = {
     "document_datasets": ("document_id", "dataset_id"),
     "dataset_text": ("dataset_id", "body", "length"),
     "document_text": ("document_id", "body", "length"),
+    "dataset_text_stats": ("dataset_id", "length", "repeats"),
+    "document_text_stats": ("document_id", "length", "repeats"),
 }
 # Load order inside a chunk (parents before children, as the foreign keys would want).
 CHUNK_TABLES = ("documents", "members", "files", "datasets", "dataset_files", "parameters", "dataset_techniques",
-                "dataset_samples", "document_datasets", "dataset_text", "document_text")
+                "dataset_samples", "document_datasets", "dataset_text", "document_text", "dataset_text_stats",
+                "document_text_stats")
 
 
 # --- the synthetic catalogue ---------------------------------------------------------------------
@@ -234,6 +237,7 @@ class Catalogue:
             raise SystemExit(f"--datasets must be a multiple of {PER_PROPOSAL}")
         from pancommons import units
         from pancommons.ingest.writer import add_years
+        from pancommons.db.text_search import repeated_tokens
         from pancommons.query.text import body_of
 
         self.datasets = datasets
@@ -242,6 +246,7 @@ class Catalogue:
         self.units = units
         self.add_years = add_years
         self.body_of = body_of
+        self.repeated_tokens = repeated_tokens
         self._bodies: dict[str, tuple[str, int]] = {}
         self._conversions: dict[tuple[str, str], tuple] = {}
         rng = np.random.default_rng([seed, 999_999_999])
@@ -521,10 +526,14 @@ class Catalogue:
                 parts += [self.shared_body(value) for value in strings]
                 if document_public:
                     parts.append((own_body, own_length))
-                out["dataset_text"].append((dataset_id, "".join(b for b, _ in parts), sum(n for _, n in parts)))
+                body, length = "".join(b for b, _ in parts), sum(n for _, n in parts)
+                out["dataset_text"].append((dataset_id, body, length))
+                out["dataset_text_stats"].append((dataset_id, length, self.repeated_tokens(body)))
             # text_index._document_texts: its own words, then its public datasets' titles
             titles_body, titles_length = self.body(public_titles)
             out["document_text"].append((document_id, own_body + titles_body, own_length + titles_length))
+            out["document_text_stats"].append((document_id, own_length + titles_length,
+                                               self.repeated_tokens(own_body + titles_body)))
         return out
 
 

@@ -8,9 +8,11 @@ shape (camelCase dicts), included relations nested inside.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,15 +21,62 @@ from sqlalchemy import Engine, func, select
 from pancommons import units
 from pancommons.catalogue import policy
 from pancommons.catalogue.render import REQUIRED, render
+from pancommons.catalogue.tally import Tally, tally
 from pancommons.db import tables as t
 from pancommons.db.compile import HC, TABLES, Compiler
-from pancommons.db.text_search import B, K1, TEXT_TABLES, matching_ids, scored
+from pancommons.db.text_search import B, K1, STATS_TABLES, TEXT_TABLES, matching_ids, scored
 from pancommons.query.filter import Filter, Include, Node
 from pancommons.query.schema import ENTITIES
 from pancommons.query.text import CorpusStatistics, query_terms, tokens
 
 INCLUDE_CAP = 1000  # included rows per parent when the scope sets no limit: a facility has instruments with 10⁵ datasets
-STATISTICS_TTL = 30.0  # seconds a node's corpus statistics are reused; ingest shifts them slowly
+STATISTICS_TTL = 30.0  # seconds a node's corpus statistics (and a filtered facet panel) are reused; ingest shifts them slowly
+SUMMARY_WAIT = 0.2  # seconds a request waits for the recount of a written catalogue before it is served the last one
+
+log = logging.getLogger(__name__)
+
+
+class Reused:
+    """Values computed once and reused while fresh.  A stale value is served while one thread
+    recomputes it (single flight), so after the first computation no request waits for one —
+    beyond ``wait`` seconds, which lets a small catalogue answer exactly at once after a write."""
+
+    def __init__(self, limit: int = 10_000):
+        self._lock = threading.Lock()
+        self._values: dict[Any, tuple[Any, Any]] = {}  # key → (stamp, value)
+        self._running: dict[Any, threading.Thread] = {}
+        self._limit = limit
+
+    def get(self, key, stamp, fresh: Callable[[Any], bool], compute: Callable[[], Any], wait: float = 0.0):
+        """The value of ``key``, recomputed (as of ``stamp``) unless ``fresh(stamp it was computed as of)``."""
+        with self._lock:
+            held = self._values.get(key)
+            if held is not None and fresh(held[0]):
+                return held[1]
+            running = self._running.get(key)
+            if running is None:
+                running = self._running[key] = threading.Thread(
+                    target=self._refresh, args=(key, stamp, compute), daemon=True, name=f"recount {key!r:.60}")
+                running.start()
+        running.join(None if held is None else wait)
+        with self._lock:
+            held = self._values.get(key, held)
+        if held is None:  # the first computation failed (and was logged): fail this request with its error
+            return compute()
+        return held[1]
+
+    def _refresh(self, key, stamp, compute) -> None:
+        try:
+            value = compute()
+            with self._lock:
+                if len(self._values) >= self._limit:
+                    self._values.clear()
+                self._values[key] = (stamp, value)
+        except Exception:
+            log.exception("recomputing %r failed; the last value is served", key)
+        finally:
+            with self._lock:
+                self._running.pop(key, None)
 
 
 class Catalogue:
@@ -37,8 +86,7 @@ class Catalogue:
         self.engine = engine
         self.dialect = engine.dialect.name
         self.techniques = techniques
-        self._statistics: dict[tuple, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
+        self._reused = Reused()
 
     def compiler(self, caller: policy.Caller, now: datetime | None = None) -> Compiler:
         now = now or datetime.now(UTC)
@@ -91,6 +139,8 @@ class Catalogue:
             return self._records(connection, compiler, entity, [row], includes, None, {})[0]
 
     def count(self, entity: str, where: Node | None, caller: policy.Caller = policy.ANONYMOUS, text_query: str | None = None) -> int:
+        if entity == "Dataset" and where is None and text_query is None:
+            return self.whole_catalogue(caller).total
         compiler = self.compiler(caller)
         root = TABLES[entity]
         condition = compiler.selection(entity, root, where, ())
@@ -151,34 +201,72 @@ class Catalogue:
             return self.statistics(connection, entity, terms, caller, self.compiler(caller))
 
     def statistics(self, connection, entity: str, terms: list[str], caller: policy.Caller, compiler: Compiler) -> CorpusStatistics:
-        """Corpus statistics over what this caller may see: embargoed records shift no public score."""
-        text_table, key = TEXT_TABLES[entity]
+        """Corpus statistics over what this caller may see: embargoed records shift no public score.
+
+        Reused for ``STATISTICS_TTL`` and recomputed in the background after it (counting a
+        million records takes a while), so only the first query of a term waits for its count.
+        """
+        stats_table = STATS_TABLES[entity]
+        key = stats_table.c[TEXT_TABLES[entity][1]]
         root = TABLES[entity]
         visible = compiler.visible(entity, root)
-        base = self._cached((entity, caller.cache_key, None), lambda: connection.execute(
-            select(func.count(), func.avg(text_table.c.length)).select_from(text_table)
-            .join(root, root.c.id == text_table.c[key]).where(visible)
-        ).one())
+        base = self.reused((entity, caller.cache_key, None), lambda: self._scalars(
+            select(func.count(), func.avg(stats_table.c.length)).select_from(stats_table)
+            .join(root, root.c.id == key).where(visible)
+        ))
         frequencies = {}
         for term in terms:
-            frequencies[term] = self._cached((entity, caller.cache_key, term), lambda term=term: connection.execute(
+            frequencies[term] = self.reused((entity, caller.cache_key, term), lambda term=term: self._scalars(
                 select(func.count()).select_from(root).where(visible, root.c.id.in_(matching_ids(self.dialect, entity, [term])))
-            ).scalar_one())
+            )[0])
         records, average = base
         return CorpusStatistics(int(records or 0), float(average or 0.0), frequencies)
 
-    def _cached(self, key: tuple, compute):
-        now = time.monotonic()
-        with self._lock:
-            hit = self._statistics.get(key)
-            if hit and now - hit[0] < STATISTICS_TTL:
-                return hit[1]
-        value = compute()
-        with self._lock:
-            if len(self._statistics) > 10_000:
-                self._statistics.clear()
-            self._statistics[key] = (now, value)
-        return value
+    def _scalars(self, statement) -> tuple:
+        # Its own connection: it may run on a thread of its own (Reused), beside the request's.
+        with self.engine.connect() as connection:
+            return tuple(connection.execute(statement).one())
+
+    def reused(self, key: tuple, compute):
+        """``compute()``, reused for ``STATISTICS_TTL`` seconds, then served while recomputed."""
+        return self._reused.get(key, time.monotonic(), lambda computed: time.monotonic() - computed < STATISTICS_TTL, compute)
+
+    # --- the whole catalogue -------------------------------------------------------------------
+
+    def whole_catalogue(self, caller: policy.Caller = policy.ANONYMOUS) -> Tally:
+        """Every dataset the caller may see, counted by facet: the count and the facets of the
+        catalogue without a filter, a portal's first page.
+
+        The datasets the flags show are counted once and again only after the catalogue is
+        written (the database's triggers move ``catalogue_changes.version`` on); a request after
+        a write gets the recount when it takes under ``SUMMARY_WAIT``, else the last summary while
+        one thread recounts.  The datasets whose embargo passed since their flag was set (few:
+        release_embargoed runs at every ingest and start) are counted on every request, from an
+        index, so the time-dependent rule is exact at every moment.
+        """
+        compiler = self.compiler(caller)
+        datasets = TABLES["Dataset"]
+        visibility = compiler.visibility
+        with self.engine.connect() as connection:
+            version = connection.execute(select(t.CatalogueChanges.version)).scalar()
+            flagged = self._reused.get(
+                ("whole catalogue", caller.cache_key), version, lambda counted: counted == version,
+                lambda: self._tally(visibility.datasets_by_flag(datasets)), wait=SUMMARY_WAIT,
+            )
+            opened = visibility.datasets_opened_since(datasets)
+            if opened is None:
+                return flagged
+            # Their ids first, from the (is_public, embargo_until) index: asked to group them by facility
+            # at once, PostgreSQL expects every non-public dataset and scans an index of all of them
+            # (120 ms at 10⁶ datasets, for the usual none).
+            ids = connection.execute(select(datasets.c.id).where(opened)).scalars().all()
+            if not ids:
+                return flagged
+            return flagged + tally(connection, self.dialect, datasets.c.id.in_(ids) if len(ids) <= 1000 else opened)
+
+    def _tally(self, condition) -> Tally:
+        with self.engine.connect() as connection:
+            return tally(connection, self.dialect, condition)
 
     def _instruments_by_text(self, connection, compiler, condition, query: Filter, terms: list[str], corpus=None):
         """Instruments are few: score them in Python with the same BM25 over name and facility."""

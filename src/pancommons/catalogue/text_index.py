@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, insert, select
 
 from pancommons.db import tables as t
+from pancommons.db.text_search import repeated_tokens
 from pancommons.query.text import body_of
 
 _CHUNK = 500
@@ -38,9 +39,9 @@ def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
 def refresh(executor, *, dataset_ids: Sequence[int] = (), document_ids: Sequence[int] = ()) -> None:
     """Recompute the text rows of these datasets and documents (missing ids are dropped)."""
     for chunk in _chunks(dataset_ids):
-        _replace(executor, t.DatasetText, t.DatasetText.dataset_id, chunk, _dataset_texts(executor, chunk))
+        _replace(executor, (t.DatasetText, t.DatasetTextStats), "dataset_id", chunk, _dataset_texts(executor, chunk))
     for chunk in _chunks(document_ids):
-        _replace(executor, t.DocumentText, t.DocumentText.document_id, chunk, _document_texts(executor, chunk))
+        _replace(executor, (t.DocumentText, t.DocumentTextStats), "document_id", chunk, _document_texts(executor, chunk))
 
 
 def refresh_with_documents(executor, dataset_ids: Sequence[int]) -> None:
@@ -70,15 +71,20 @@ def rebuild(executor) -> tuple[int, int]:
     return len(dataset_ids), len(document_ids)
 
 
-def _replace(executor, table, key, ids: list[int], texts: dict[int, list[str | None]]) -> None:
-    executor.execute(delete(table).where(key.in_(ids)))
-    rows = []
+def _replace(executor, tables, key: str, ids: list[int], texts: dict[int, list[str | None]]) -> None:
+    """The text rows and their scoring statistics (``DatasetTextStats``) of these records, afresh."""
+    for table in tables:
+        executor.execute(delete(table).where(getattr(table, key).in_(ids)))
+    rows, stats = [], []
     for record_id in ids:
         if record_id in texts:
             body, length = body_of(texts[record_id])
-            rows.append({key.key: record_id, "body": body, "length": length})
+            rows.append({key: record_id, "body": body, "length": length})
+            stats.append({key: record_id, "length": length, "repeats": repeated_tokens(body)})
     if rows:
-        executor.execute(insert(table), rows)
+        text_table, stats_table = tables
+        executor.execute(insert(text_table), rows)
+        executor.execute(insert(stats_table), stats)
 
 
 def _dataset_texts(executor, ids: list[int]) -> dict[int, list[str | None]]:

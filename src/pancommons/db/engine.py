@@ -67,6 +67,12 @@ def _sqlite_engine(url, reader: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=60000")
         cursor.execute("PRAGMA case_sensitive_like=ON")  # LIKE as PostgreSQL has it; ilike lower-cases both sides
+        if reader:
+            # Read pages through a memory map (SQLite caps it at its compiled maximum) and keep more
+            # of them: a query touching 10⁵ rows otherwise makes as many read() calls
+            # (a page of 10 documents with their datasets' parameters: 50 → 27 ms).
+            cursor.execute("PRAGMA mmap_size=17179869184")
+            cursor.execute("PRAGMA cache_size=-65536")
         cursor.close()
         # The search API's regexp operator; patterns are checked safe before they get here (query/regexp.py).
         dbapi_connection.create_function("regexp", 2, sqlite_regexp, deterministic=True)

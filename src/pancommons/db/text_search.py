@@ -1,10 +1,10 @@
 """Full-text matching and BM25 scores in SQL, on SQLite (FTS5) and PostgreSQL (GIN tsvector).
 
-The index answers "which records hold any of these terms"; the score is
-BM25 computed in SQL from the record's body (term frequency by string
-search, see query/text.py) and its length, with the corpus statistics the
-caller hands in — so a federation can hand in global ones and every node
-gives the same record the same score.
+The index answers "which records hold this term"; the score is BM25
+computed in SQL from the record's narrow statistics row (its length and the
+tokens its body repeats, see ``DatasetTextStats``), with the corpus
+statistics the caller hands in — so a federation can hand in global ones
+and every node gives the same record the same score.
 
 score = Σ idf(t)·tf·(k1+1) / (tf + k1·(1 − b + b·len/avglen))  /  Σ idf(t)·(k1+1)
 
@@ -16,9 +16,10 @@ which other records a page holds.
 from __future__ import annotations
 
 from sqlalchemy import (
-    ColumnElement,
     Float,
     FromClause,
+    bindparam,
+    case,
     cast,
     column,
     func,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     select,
     table,
     text,
+    union_all,
 )
 
 from pancommons.db import tables as t
@@ -35,6 +37,7 @@ K1 = 1.2
 B = 0.75
 
 TEXT_TABLES = {"Dataset": (t.DatasetText.__table__, "dataset_id"), "Document": (t.DocumentText.__table__, "document_id")}
+STATS_TABLES = {"Dataset": t.DatasetTextStats.__table__, "Document": t.DocumentTextStats.__table__}
 
 
 def matching_ids(dialect: str, entity: str, terms: list[str]):
@@ -43,39 +46,61 @@ def matching_ids(dialect: str, entity: str, terms: list[str]):
     if dialect == "sqlite":
         fts = table(f"{text_table.name}_fts", column("rowid"))
         expression = " OR ".join(f'"{term}"' for term in terms)
-        return select(fts.c.rowid).where(text(f"{text_table.name}_fts MATCH :fts_terms").bindparams(fts_terms=expression))
+        match = text(f"{text_table.name}_fts MATCH :fts_terms")
+        # unique: scored() puts one of these per term in a statement
+        return select(fts.c.rowid).where(match.bindparams(bindparam("fts_terms", expression, unique=True)))
     expression = " | ".join(f"'{term}'" for term in terms)
     return select(text_table.c[key]).where(
-        text("to_tsvector('simple', body) @@ to_tsquery('simple', :ts_terms)").bindparams(ts_terms=expression)
+        text("to_tsvector('simple', body) @@ to_tsquery('simple', :ts_terms)").bindparams(
+            bindparam("ts_terms", expression, unique=True)
+        )
     )
 
 
-def score_expression(body: ColumnElement, length: ColumnElement, terms: list[str], stats: CorpusStatistics) -> ColumnElement:
-    """BM25 of one record as an SQL expression over its body and length."""
-    average = max(stats.average_length, 1.0)
-    norm = literal(K1) * (literal(1.0 - B) + literal(B) * cast(length, Float) / literal(average))
-    total = None
-    ideal = 0.0
-    for term in terms:
-        idf = stats.idf(term)
-        ideal += idf * (K1 + 1)
-        needle = f" {term} "
-        frequency = cast((func.length(body) - func.length(func.replace(body, needle, ""))) / len(needle), Float)
-        part = literal(idf * (K1 + 1)) * frequency / (frequency + norm)
-        total = part if total is None else total + part
-    return total / literal(ideal)
+def repeated_tokens(body: str) -> str:
+    """Every occurrence of a token after its first, in the body's form (each token wrapped in spaces)."""
+    seen: set[str] = set()
+    repeats = []
+    for word in body.split():
+        if word in seen:
+            repeats.append(f" {word} ")
+        seen.add(word)
+    return "".join(repeats)
 
 
 def scored(dialect: str, entity: str, terms: list[str], stats: CorpusStatistics) -> FromClause:
-    """(id, score) of every record holding a term."""
-    text_table, key = TEXT_TABLES[entity]
-    score = score_expression(text_table.c.body, text_table.c.length, terms, stats)
-    if dialect == "postgresql":
-        # Match and score in one scan of the text rows: through an IN (…) PostgreSQL reads each
-        # matching row twice (1.6 s → 1.1 s for 10 % of a million datasets).
-        matches = text("to_tsvector('simple', body) @@ to_tsquery('simple', :ts_terms)").bindparams(
-            ts_terms=" | ".join(f"'{term}'" for term in terms)
+    """(id, score) of every record holding a term.
+
+    One branch per term: the records the index says hold it, scored from their
+    statistics rows (tf = 1 + its repeats); a record holding several terms sums
+    its branches.  No body is read: for 10 % of a million datasets that was
+    most of the query's time.
+    """
+    stats_table = STATS_TABLES[entity]
+    key = stats_table.c[TEXT_TABLES[entity][1]]
+    average = max(stats.average_length, 1.0)
+    norm = literal(K1) * (literal(1.0 - B) + literal(B) * cast(stats_table.c.length, Float) / literal(average))
+    ideal = sum(stats.idf(term) * (K1 + 1) for term in terms)
+    branches = []
+    repeats = stats_table.c.repeats
+    position = func.instr if dialect == "sqlite" else func.strpos
+    for term in terms:
+        needle = f" {term} "
+        # Most records hold a term once: a search for it is cheaper than the replace() that counts it.
+        frequency = case(
+            (position(repeats, needle) == 0, literal(1.0)),
+            else_=literal(1.0) + cast((func.length(repeats) - func.length(func.replace(repeats, needle, ""))) / len(needle), Float),
         )
+        part = literal(stats.idf(term) * (K1 + 1)) * frequency / (frequency + norm)
+        branches.append(select(key.label("id"), part.label("part")).where(key.in_(matching_ids(dialect, entity, [term]))))
+    if len(branches) == 1:
+        only = branches[0].subquery()
+        scores = select(only.c.id, (only.c.part / literal(ideal)).label("score"))
     else:
-        matches = text_table.c[key].in_(matching_ids(dialect, entity, terms))
-    return select(text_table.c[key].label("id"), score.label("score")).where(matches).subquery("scored")
+        every = union_all(*branches).subquery()
+        scores = select(every.c.id, (func.sum(every.c.part) / literal(ideal)).label("score")).group_by(every.c.id)
+    if dialect == "postgresql":
+        # Matched first, then ranked: left to itself PostgreSQL walks every record in score order
+        # and tests each against the text index (0.1 → 0.86 s for 10 % of 10⁵ datasets).
+        return scores.cte("scored").prefix_with("MATERIALIZED")
+    return scores.subquery("scored")
