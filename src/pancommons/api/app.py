@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import threading
 
 from fastapi import FastAPI
 
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
         release_embargoed(writer)
         writer.dispose()
         catalogue = Catalogue(make_engine(settings.resolved_database_url, reader=True), load_techniques(settings))
+        # Count the whole catalogue now, in the background: the first portal page should not wait for it.
+        threading.Thread(target=catalogue.whole_catalogue, daemon=True, name="first count").start()
     app = FastAPI(
         title="pancommons — PaNOSC Search API",
         version=__version__,
