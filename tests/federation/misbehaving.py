@@ -8,6 +8,8 @@ garbage   HTTP 200 whose body is not JSON
 shape     HTTP 200 with JSON that is no PaNOSC answer
 drip      HTTP 200, then the body one byte every 0.2 s (never finishing inside a timeout)
 slow      answers a valid empty list / zero count after DELAY seconds (env SLOW_DELAY, default 0.3)
+dropfirst closes its first connection without answering (as a server closing an idle kept-alive
+          connection just as it is reused), then answers an empty list
 foreign   a working PaNOSC API of another make: capitalised paths only, counts as a bare number,
           integer ids, its own scores, no /corpus extension
 
@@ -61,6 +63,7 @@ async def _read_request(reader: asyncio.StreamReader) -> str | None:
 
 async def serve(mode: str, port: int) -> None:
     delay = float(os.environ.get("SLOW_DELAY", "0.3"))
+    dropped = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -68,7 +71,12 @@ async def serve(mode: str, port: int) -> None:
                 target = await _read_request(reader)
                 if target is None:
                     return
-                if mode == "hang":
+                if mode == "dropfirst" and not dropped:
+                    dropped.append(target)
+                    return  # closes the connection (finally) without a byte of answer
+                if mode == "dropfirst":
+                    writer.write(_response("200 OK", b"[]"))
+                elif mode == "hang":
                     await asyncio.sleep(3600)
                 elif mode == "error":
                     body = b'{"error":{"statusCode":500,"name":"InternalServerError","message":"database on fire"}}'

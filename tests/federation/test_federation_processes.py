@@ -205,3 +205,14 @@ def test_a_failing_provider_cools_down_and_the_status_page_says_so(troubled):
     assert states[urls["a"]]["state"] == "healthy" and states[urls["a"]]["latency"]["p50Ms"] > 0
     assert states[urls["hang"]]["timedOut"] >= 1 and "within" in states[urls["hang"]]["lastError"]
     assert states[urls["foreign"]]["scores"] == "provider" and states[urls["b"]]["scores"] == "federation"
+
+
+def test_a_connection_closed_before_any_answer_is_retried_once(nodes):
+    dropping = misbehaving("dropfirst").wait_ready()
+    process = federation([nodes["a"], dropping.url], 5, "--cache-seconds", "0").wait_ready()
+    try:
+        response = _get(process.url, "/Datasets")
+        assert _report(response)["answered"] == [nodes["a"], dropping.url]
+    finally:
+        process.stop()
+        dropping.stop()

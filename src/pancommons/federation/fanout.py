@@ -100,14 +100,23 @@ class Fanout:
             return Answer(provider, TIMED_OUT, reason=f"no whole answer within {provider.timeout:g} s")
         try:
             async with asyncio.timeout(deadline - time.monotonic()):
-                # waiting for a slot in the provider's gate counts against the deadline
-                async with self._gates[provider.url], self.client.stream("GET", provider.url + path, params=params) as response:
-                    status = response.status_code
-                    body = bytearray()
-                    async for chunk in response.aiter_bytes():
-                        body += chunk
-                        if len(body) > max_bytes:
-                            return _failed(provider, f"answer larger than {max_bytes / 2**20:.0f} MiB", started, status)
+                for attempt in (1, 2):
+                    try:
+                        # waiting for a slot in the provider's gate counts against the deadline
+                        async with self._gates[provider.url], \
+                                self.client.stream("GET", provider.url + path, params=params) as response:
+                            status = response.status_code
+                            body = bytearray()
+                            async for chunk in response.aiter_bytes():
+                                body += chunk
+                                if len(body) > max_bytes:
+                                    return _failed(provider, f"answer larger than {max_bytes / 2**20:.0f} MiB", started, status)
+                        break
+                    except httpx.RemoteProtocolError:
+                        # A kept-alive connection the provider closed just as it was reused: the request
+                        # never reached it, and a GET is safe to send once more on a fresh connection.
+                        if status is not None or attempt == 2:
+                            raise
         except TimeoutError:
             return Answer(provider, TIMED_OUT, reason=f"no whole answer within {provider.timeout:g} s",
                           seconds=time.perf_counter() - started, status=status)
