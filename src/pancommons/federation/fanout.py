@@ -112,9 +112,9 @@ class Fanout:
                                 if len(body) > max_bytes:
                                     return _failed(provider, f"answer larger than {max_bytes / 2**20:.0f} MiB", started, status)
                         break
-                    except httpx.RemoteProtocolError:
-                        # A kept-alive connection the provider closed just as it was reused: the request
-                        # never reached it, and a GET is safe to send once more on a fresh connection.
+                    except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                        # A kept-alive connection the provider closed just as it was reused, before any
+                        # answer: a GET is safe to send once more, on a fresh connection.
                         if status is not None or attempt == 2:
                             raise
         except TimeoutError:
