@@ -163,10 +163,14 @@ def download_file(request: Request, file_id: int, store: CatalogueDep, who: Call
         path, name = readable_file(store, file_id, who, request.app.state.settings.data_roots)
     except FileRefused as refused:
         return not_found(request, str(refused))
-    response = FileResponse(path, filename=name, media_type=describe.media_type(name), stat_result=os.stat(path))
+    response = LargeChunkFileResponse(path, filename=name, media_type=describe.media_type(name), stat_result=os.stat(path))
     if request.headers.get("if-none-match") == response.headers["etag"]:  # the copy the client holds is current
         return Response(status_code=304, headers={"ETag": response.headers["etag"]})
     return response
+
+
+class LargeChunkFileResponse(FileResponse):
+    chunk_size = 4 * 1024 * 1024  # Starlette's 64 KiB costs a third of the speed of a large file
 
 
 def _addresses(request: Request, page: landing.DatasetPage) -> describe.Addresses:

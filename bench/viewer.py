@@ -1,0 +1,218 @@
+"""The viewer's data path and the downloads, against their ceilings.
+
+    python -m bench.viewer [--requests 30] [--download-gb 1] [--zip-gb 2]
+
+1. ``/data`` of a 2048 × 2048 float32 image as ``bin`` (16 MiB an answer),
+   ``--requests`` times, from: our node (``pancommons serve``), the stock
+   h5grove FastAPI app on the same file (it reopens the file each time),
+   and a bare in-process h5py read (the ceiling). Targets: ours ≥ 1.0×
+   h5grove and ≥ 70 % of the ceiling.
+2. A ``--download-gb`` file through ``/files/{id}`` against reading it from
+   disk (page cache warm for both). Target: ≥ 80 %.
+3. A dataset of ``--zip-gb`` in files streamed as a ZIP from
+   ``/download/datasets/{pid}`` while the server's resident memory is
+   sampled. Target: growth under 100 MB.
+
+Results: bench/results/viewer.json.  Test files live in bench/.cache/viewer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import h5py
+import httpx
+import numpy as np
+
+from bench.federation import free_port, start, wait_http
+from bench.harness import CACHE, write_result
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = CACHE / "viewer"
+SHAPE = (2048, 2048)
+H5GROVE_APP = r"""
+import sys, uvicorn
+from fastapi import FastAPI
+from h5grove.fastapi_utils import router, settings
+settings.base_dir = sys.argv[1]
+app = FastAPI()
+app.include_router(router)
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning")
+"""
+
+
+def _nexus(path: Path, image: np.ndarray | None = None, filler_bytes: int = 0) -> None:
+    with h5py.File(path, "w") as f:
+        entry = f.create_group("entry")
+        entry.attrs["NX_class"] = "NXentry"
+        entry["title"] = path.stem
+        entry["start_time"] = "2020-01-01T00:00:00Z"
+        data = entry.create_group("data")
+        data.attrs["NX_class"] = "NXdata"
+        data.attrs["signal"] = "image"
+        if image is not None:
+            data["image"] = image
+        if filler_bytes:
+            filler = data.create_dataset("frames", shape=(filler_bytes // 4,), dtype="f4")
+            block = np.random.default_rng(1).random(2**24, dtype=np.float32)
+            for start in range(0, filler.shape[0], block.size):
+                stop = min(start + block.size, filler.shape[0])
+                filler[start:stop] = block[: stop - start]
+
+
+def prepare(download_gb: float, zip_gb: float) -> Path:
+    data = WORK / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    wanted = {"image.nxs": None, "big.nxs": download_gb, "zip_a.nxs": zip_gb / 2, "zip_b.nxs": zip_gb / 2}
+    for name, gb in wanted.items():
+        path = data / name
+        size = int(gb * 1e9) if gb else 0
+        if path.exists() and (not size or abs(path.stat().st_size - size) < 50e6):
+            continue
+        print(f"writing {name}", file=sys.stderr, flush=True)
+        _nexus(path, np.random.default_rng(0).random(SHAPE, dtype=np.float32) if gb is None else None, size)
+    return data
+
+
+def drop_page_cache() -> bool:
+    """Empty the kernel's page cache (root only), so a read comes from the disk."""
+    try:
+        os.sync()
+        Path("/proc/sys/vm/drop_caches").write_text("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def throughput(client: httpx.Client, url: str, params: dict, requests: int) -> tuple[float, int]:
+    """MB/s of ``requests`` sequential GETs, received by curl (a Python client would be the bottleneck)."""
+    client.get(url, params=params).raise_for_status()  # warm: page cache, open handles
+    full = str(httpx.URL(url, params=params))
+    started = time.perf_counter()
+    each = [part for _ in range(requests) for part in ("-o", "/dev/null", full)]
+    sizes = subprocess.run(["curl", "-s", "-w", "%{size_download}\\n", *each],
+                           check=True, capture_output=True, text=True).stdout.split()
+    seconds = time.perf_counter() - started
+    size = int(sizes[-1])
+    return size * requests / seconds / 1e6, size
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=30)
+    parser.add_argument("--download-gb", type=float, default=1.0)
+    parser.add_argument("--zip-gb", type=float, default=2.0)
+    args = parser.parse_args(argv)
+    data = prepare(args.download_gb, args.zip_gb)
+    home = WORK / "home"
+    if home.exists():
+        import shutil
+
+        shutil.rmtree(home)
+    home.mkdir()
+    env = {"PANCOMMONS_HOME": str(home), "PANCOMMONS_DATA_ROOTS": str(data), "PANCOMMONS_PANET_SOURCE": "",
+           "PANCOMMONS_CONFIG": str(home / "none.toml")}
+    ingest = start([sys.executable, "-m", "pancommons.cli", "ingest", str(data)], env)
+    ingest.wait()
+    from sqlalchemy import select, update
+
+    from pancommons.db import tables as t
+    from pancommons.db.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{home / 'catalogue.db'}")
+    with engine.begin() as connection:
+        connection.execute(update(t.Dataset).values(is_public=True))
+        files = dict(connection.execute(select(t.DataFile.name, t.DataFile.id)).all())
+        zip_pid = connection.execute(select(t.Dataset.pid).where(t.Dataset.title == "zip_a")).scalar_one()
+    engine.dispose()
+    # the ZIP dataset holds both halves
+    with make_engine(f"sqlite:///{home / 'catalogue.db'}").begin() as connection:
+        dataset_id = connection.execute(select(t.Dataset.id).where(t.Dataset.pid == zip_pid)).scalar_one()
+        connection.execute(t.DatasetFile.__table__.insert().values(dataset_id=dataset_id, file_id=files["zip_b.nxs"]))
+
+    ours_port, grove_port = free_port(), free_port()
+    ours = start([sys.executable, "-m", "pancommons.cli", "serve", "--port", str(ours_port)], env)
+    grove = start([sys.executable, "-c", H5GROVE_APP, str(data), str(grove_port)])
+    try:
+        ours_base, grove_base = f"http://127.0.0.1:{ours_port}", f"http://127.0.0.1:{grove_port}"
+        wait_http(ours_base + "/api/Datasets/count")
+        wait_http(grove_base + "/")
+        with httpx.Client(timeout=120) as client:
+            params = {"path": "/entry/data/image", "format": "bin", "dtype": "safe"}
+            ours_rate, size = throughput(client, ours_base + "/h5grove/data", dict(params, file=str(files["image.nxs"])), args.requests)
+            grove_rate, _ = throughput(client, grove_base + "/data", dict(params, file="image.nxs"), args.requests)
+            with h5py.File(data / "image.nxs", "r") as f:
+                f["/entry/data/image"][()]
+                started = time.perf_counter()
+                for _ in range(args.requests):
+                    f["/entry/data/image"][()]  # the bare read: no encoding, no HTTP
+                ceiling = size * args.requests / (time.perf_counter() - started) / 1e6
+
+            big = data / "big.nxs"
+            cold = drop_page_cache()  # both from disk when the kernel lets us, else both from memory
+            if not cold:
+                big.read_bytes()
+            started = time.perf_counter()
+            with big.open("rb") as source:
+                while source.read(8 * 2**20):
+                    pass
+            disk_rate = big.stat().st_size / (time.perf_counter() - started) / 1e6
+            drop_page_cache()
+            started = time.perf_counter()
+            received = int(subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download}",
+                                           f"{ours_base}/files/{files['big.nxs']}"],
+                                          check=True, capture_output=True, text=True).stdout)
+            download_rate = received / (time.perf_counter() - started) / 1e6
+            assert received == big.stat().st_size
+
+            before = rss_mb(ours.pid)
+            peak = [before]
+            done = threading.Event()
+
+            def sample():
+                while not done.is_set():
+                    peak[0] = max(peak[0], rss_mb(ours.pid))
+                    done.wait(0.1)
+
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            started = time.perf_counter()
+            zipped = 0
+            with client.stream("GET", f"{ours_base}/download/datasets/{zip_pid}") as answer:
+                answer.raise_for_status()
+                for chunk in answer.iter_bytes(8 * 2**20):
+                    zipped += len(chunk)
+            zip_seconds = time.perf_counter() - started
+            done.set()
+            sampler.join()
+    finally:
+        for process in (ours, grove):
+            os.killpg(process.pid, 15)
+    write_result("viewer", {
+        "parameters": vars(args),
+        "slice": {"shape": list(SHAPE), "dtype": "float32", "bytes": size},
+        "data_bin_MBps": {"ours": round(ours_rate, 1), "h5grove": round(grove_rate, 1), "h5py_in_process": round(ceiling, 1)},
+        "ours_vs_h5grove": round(ours_rate / grove_rate, 2),
+        "ours_vs_ceiling": round(ours_rate / ceiling, 2),
+        "download": {"bytes": received, "MBps": round(download_rate, 1), "disk_read_MBps": round(disk_rate, 1),
+                     "ratio": round(download_rate / disk_rate, 2), "page_cache_dropped": cold},
+        "zip": {"bytes": zipped, "seconds": round(zip_seconds, 1), "server_rss_before_mb": round(before, 1),
+                "server_rss_peak_mb": round(peak[0], 1), "growth_mb": round(peak[0] - before, 1)},
+    })
+
+
+if __name__ == "__main__":
+    main()
