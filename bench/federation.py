@@ -216,12 +216,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pin", action="store_true",
                         help="federation on the first CPU, nodes and clients on the others (its own overhead, not "
                              "the queue for a shared CPU; as when it runs on its own machine)")
+    parser.add_argument("--clients-beside-federation", action="store_true",
+                        help="with --pin: the load generator on the federation's CPU rather than the nodes'")
     args = parser.parse_args(argv)
     cpus = sorted(os.sched_getaffinity(0))
     federation_cpus = {cpus[0]} if args.pin and len(cpus) > 1 else None
     other_cpus = set(cpus[1:]) if federation_cpus else None
     if other_cpus:
-        os.sched_setaffinity(0, other_cpus)  # the load generator too
+        # the load generator: beside the nodes (the federation alone on its CPU), or beside the federation
+        # (so the clients' own reading is not queued behind the nodes)
+        os.sched_setaffinity(0, federation_cpus if args.clients_beside_federation else other_cpus)
 
     urls = catalogues(args.datasets)
     home = catalogue_bench.CACHE / "federation-homes"
