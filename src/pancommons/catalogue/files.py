@@ -10,9 +10,10 @@ from a request ever reaches the file system.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import exists, select
+from sqlalchemy import case, exists, select
 
 from pancommons.catalogue import policy
 from pancommons.catalogue.search import Catalogue
@@ -51,6 +52,40 @@ def readable_file(catalogue: Catalogue, file_id: int, caller: policy.Caller, roo
     if not path.is_relative_to(root) or not path.is_file():
         raise FileRefused(f"File {row.name} is not readable here.")  # a link out of the data root
     return path, row.name
+
+
+@dataclass(frozen=True)
+class ViewedFrom:
+    """The dataset a viewer of one file links back to, and where in the file it opens."""
+
+    pid: str
+    title: str
+    default_plot: str  # HDF5 path of the NeXus default plot; "/" when ingestion found none
+
+
+def viewed_from(catalogue: Catalogue, file_id: int, caller: policy.Caller, pid: str | None = None) -> ViewedFrom | None:
+    """The visible dataset holding a file that its viewer opens on (None: the caller sees none).
+
+    A file of several NXentries holds several datasets, each with its own default plot: the
+    one named by ``pid`` if it holds the file, else the first entry made from the file, else
+    any dataset listing it (a processed dataset may list raw files it did not come from).
+    """
+    compiler = catalogue.compiler(caller)
+    datasets = TABLES["Dataset"]
+    # CASE, not a bare comparison: NULL source_file_id would sort first under PostgreSQL's DESC
+    made_here = case((datasets.c.source_file_id == file_id, 0), else_=1)
+    named = case((datasets.c.pid == pid, 0), else_=1) if pid is not None else made_here
+    with catalogue.engine.connect() as connection:
+        row = connection.execute(
+            select(datasets.c.pid, datasets.c.title, datasets.c.default_plot)
+            .join(t.DatasetFile.__table__, t.DatasetFile.dataset_id == datasets.c.id)
+            .where(t.DatasetFile.file_id == file_id, compiler.visible("Dataset", datasets))
+            .order_by(named, made_here, datasets.c.entry_path, datasets.c.pid)
+            .limit(1)
+        ).first()
+    if row is None:
+        return None
+    return ViewedFrom(row.pid, row.title or row.pid, row.default_plot or "/")
 
 
 def _configured_root(data_root: str, roots: list[Path]) -> Path | None:

@@ -24,7 +24,7 @@ from fastapi.templating import Jinja2Templates
 
 from pancommons.catalogue import landing
 from pancommons.catalogue.facets import facets
-from pancommons.catalogue.files import FileRefused, readable_file
+from pancommons.catalogue.files import FileRefused, readable_file, viewed_from
 from pancommons.catalogue.policy import ANONYMOUS, Caller
 from pancommons.catalogue.search import Catalogue
 from pancommons.portal import describe
@@ -144,6 +144,7 @@ def dataset_page(request: Request, pid: str, store: CatalogueDep, who: CallerDep
         request, "dataset.html", headers={"Link": describe.signposting(page, at)},
         page=page, at=at, jsonld=describe.schema_org(page, at, catalogue_name, str(request.url_for("home"))),
         cite=describe.citation(page, at), bib=describe.bibtex(page, at), spdx=describe.SPDX, human=_human,
+        hdf5=_hdf5,
     )
 
 
@@ -169,6 +170,24 @@ def download_file(request: Request, file_id: int, store: CatalogueDep, who: Call
     return response
 
 
+@router.get("/viewer/{file_id}", name="viewer")
+def viewer(request: Request, file_id: int, store: CatalogueDep, who: CallerDep, dataset: str | None = None):
+    """H5Web over one file, opened on the NeXus default plot of ``dataset`` (or of the entry made from it).
+
+    The page only names the file by its catalogue id: the bundle asks /h5grove, which checks
+    access again on every request."""
+    try:
+        _, name = readable_file(store, file_id, who, request.app.state.settings.data_roots)
+    except FileRefused as refused:
+        return not_found(request, str(refused))
+    shown = viewed_from(store, file_id, who, dataset)
+    if shown is None:  # its last visible dataset went away between the two reads
+        return not_found(request, f"There is no file {file_id} here, or it is not open to you.")
+    settings = {"url": request.scope.get("root_path", "") + "/h5grove", "filepath": str(file_id),
+                "initialPath": shown.default_plot}
+    return _page(request, "viewer.html", name=name, file_id=file_id, dataset=shown, settings=settings)
+
+
 class LargeChunkFileResponse(FileResponse):
     chunk_size = 4 * 1024 * 1024  # Starlette's 64 KiB costs a third of the speed of a large file
 
@@ -180,6 +199,11 @@ def _addresses(request: Request, page: landing.DatasetPage) -> describe.Addresse
              for file in page.files if file["present"]}
     archive = str(request.url_for("download_dataset", pid=page.dataset["pid"])) if files else None
     return describe.Addresses(landing_url, metadata, files, archive)
+
+
+def _hdf5(name: str) -> bool:
+    """Offer the viewer for a file: H5Web reads HDF5 only."""
+    return describe.media_type(name) == "application/x-hdf5"
 
 
 def _human(size: int | None) -> str:
