@@ -269,9 +269,23 @@ def main(argv: list[str] | None = None) -> None:
         samples: list = []
         errors: list = []
 
+        floor: list[float] = []
+
+        async def floor_loop(until: float) -> None:
+            # The HTTP floor under the same load: a request the federation answers without asking anyone
+            # (/api/status), from the same client loop. What a federated request costs beyond it and
+            # beyond its slowest provider is the federation's own part.
+            async with httpx.AsyncClient(timeout=30) as client:
+                while time.monotonic() < until:
+                    started = time.perf_counter()
+                    (await client.get(base + "/status")).raise_for_status()
+                    floor.append(time.perf_counter() - started)
+                    await asyncio.sleep(0.05)
+
         async def load():
             until = time.monotonic() + args.seconds
-            await asyncio.gather(*(client_loop(n, base, until, expected, samples, errors) for n in range(args.clients)))
+            await asyncio.gather(floor_loop(until),
+                                 *(client_loop(n, base, until, expected, samples, errors) for n in range(args.clients)))
 
         started = time.monotonic()
         asyncio.run(load())
@@ -306,6 +320,7 @@ def main(argv: list[str] | None = None) -> None:
         # slowest healthy provider's time, and the same inside the federation (its handler's time)
         "overhead_seen_by_client": percentiles([o for _, _, o, _ in samples]),
         "overhead_inside_federation": percentiles([o for *_, o in samples]),
+        "http_floor_status_request": percentiles(floor),
         "by_kind": by_kind,
         "federation_peak_rss_mb": round(peak[0], 1),
         "providers": [{key: p[key] for key in ("url", "state", "answered", "failed", "skipped", "latency")}
