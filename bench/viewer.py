@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import h5py
+import hdf5plugin
 import httpx
 import numpy as np
 
@@ -58,6 +59,8 @@ def _nexus(path: Path, image: np.ndarray | None = None, filler_bytes: int = 0) -
         data.attrs["signal"] = "image"
         if image is not None:
             data["image"] = image
+            # the same image as a detector writes it: chunked, bitshuffle + LZ4
+            data.create_dataset("image_lz4", data=image, chunks=(256, 2048), **hdf5plugin.Bitshuffle())
         if filler_bytes:
             filler = data.create_dataset("frames", shape=(filler_bytes // 4,), dtype="f4")
             block = np.random.default_rng(1).random(2**24, dtype=np.float32)
@@ -66,14 +69,21 @@ def _nexus(path: Path, image: np.ndarray | None = None, filler_bytes: int = 0) -
                 filler[start:stop] = block[: stop - start]
 
 
+def _has(path: Path, member: str) -> bool:
+    with h5py.File(path, "r") as f:
+        return member in f
+
+
 def prepare(download_gb: float, zip_gb: float) -> Path:
     data = WORK / "data"
     data.mkdir(parents=True, exist_ok=True)
+    # image.nxs is rewritten when it lacks the compressed twin (an older cache)
     wanted = {"image.nxs": None, "big.nxs": download_gb, "zip_a.nxs": zip_gb / 2, "zip_b.nxs": zip_gb / 2}
     for name, gb in wanted.items():
         path = data / name
         size = int(gb * 1e9) if gb else 0
-        if path.exists() and (not size or abs(path.stat().st_size - size) < 50e6):
+        current = path.exists() and (not size or abs(path.stat().st_size - size) < 50e6)
+        if current and (gb is not None or _has(path, "/entry/data/image_lz4")):
             continue
         print(f"writing {name}", file=sys.stderr, flush=True)
         _nexus(path, np.random.default_rng(0).random(SHAPE, dtype=np.float32) if gb is None else None, size)
@@ -151,15 +161,21 @@ def main(argv: list[str] | None = None) -> None:
         wait_http(ours_base + "/api/Datasets/count")
         wait_http(grove_base + "/")
         with httpx.Client(timeout=120) as client:
-            params = {"path": "/entry/data/image", "format": "bin", "dtype": "safe"}
-            ours_rate, size = throughput(client, ours_base + "/h5grove/data", dict(params, file=str(files["image.nxs"])), args.requests)
-            grove_rate, _ = throughput(client, grove_base + "/data", dict(params, file="image.nxs"), args.requests)
-            with h5py.File(data / "image.nxs", "r") as f:
-                f["/entry/data/image"][()]
-                started = time.perf_counter()
-                for _ in range(args.requests):
-                    f["/entry/data/image"][()]  # the bare read: no encoding, no HTTP
-                ceiling = size * args.requests / (time.perf_counter() - started) / 1e6
+            rates = {}
+            for dataset in ("image", "image_lz4"):
+                params = {"path": f"/entry/data/{dataset}", "format": "bin", "dtype": "safe"}
+                ours_rate, size = throughput(client, ours_base + "/h5grove/data", dict(params, file=str(files["image.nxs"])),
+                                             args.requests)
+                grove_rate, _ = throughput(client, grove_base + "/data", dict(params, file="image.nxs"), args.requests)
+                with h5py.File(data / "image.nxs", "r") as f:
+                    f[params["path"]][()]
+                    started = time.perf_counter()
+                    for _ in range(args.requests):
+                        f[params["path"]][()]  # the bare read: no encoding, no HTTP
+                    ceiling = size * args.requests / (time.perf_counter() - started) / 1e6
+                rates[dataset] = {"ours": round(ours_rate, 1), "h5grove": round(grove_rate, 1),
+                                  "h5py_in_process": round(ceiling, 1), "ours_vs_h5grove": round(ours_rate / grove_rate, 2),
+                                  "ours_vs_ceiling": round(ours_rate / ceiling, 2)}
 
             big = data / "big.nxs"
             cold = drop_page_cache()  # both from disk when the kernel lets us, else both from memory
@@ -204,9 +220,7 @@ def main(argv: list[str] | None = None) -> None:
     write_result("viewer", {
         "parameters": vars(args),
         "slice": {"shape": list(SHAPE), "dtype": "float32", "bytes": size},
-        "data_bin_MBps": {"ours": round(ours_rate, 1), "h5grove": round(grove_rate, 1), "h5py_in_process": round(ceiling, 1)},
-        "ours_vs_h5grove": round(ours_rate / grove_rate, 2),
-        "ours_vs_ceiling": round(ours_rate / ceiling, 2),
+        "data_bin_MBps": rates,  # image: contiguous; image_lz4: chunked, bitshuffle + LZ4
         "download": {"bytes": received, "MBps": round(download_rate, 1), "disk_read_MBps": round(disk_rate, 1),
                      "ratio": round(download_rate / disk_rate, 2), "page_cache_dropped": cold},
         "zip": {"bytes": zipped, "seconds": round(zip_seconds, 1), "server_rss_before_mb": round(before, 1),
