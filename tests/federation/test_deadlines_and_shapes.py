@@ -129,15 +129,3 @@ def test_statistics_handed_in_are_passed_to_every_node(tmp_path, empty_catalogue
     direct = store.find(parse_filter("Dataset", {"limit": 5}, query="lysozyme film"), corpus=outer)
     assert [(r["pid"], r["score"]) for r in reply.body] == [(r["pid"], r["score"]) for r in direct]
     store.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def empty_catalogue(tmp_path_factory):
-    from pancommons.db.engine import make_engine
-    from pancommons.db.migrate import upgrade
-
-    path = tmp_path_factory.mktemp("template") / "catalogue.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path

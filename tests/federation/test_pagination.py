@@ -10,7 +10,6 @@ import asyncio
 import shutil
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, example, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -19,7 +18,6 @@ from pancommons.api.app import create_app
 from pancommons.catalogue.search import Catalogue
 from pancommons.config import Settings
 from pancommons.db.engine import make_engine
-from pancommons.db.migrate import upgrade
 from pancommons.federation.fanout import Fanout
 from pancommons.federation.providers import Provider
 from pancommons.federation.service import Federation
@@ -29,16 +27,6 @@ from tests.api.conftest import write_dump
 
 NODES = 3
 WORDS = ["Lysozyme", "lysozyme", "copper", "Zeolite", "zeolite", "film", "ÉCLAIR", "éclair", "a", "B"]
-
-
-@pytest.fixture(scope="module")
-def empty_catalogue(tmp_path_factory):
-    """A migrated, empty SQLite catalogue to copy (migrating once, not per example)."""
-    path = tmp_path_factory.mktemp("template") / "catalogue.db"
-    engine = make_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    engine.dispose()
-    return path
 
 
 title = st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" ".join)

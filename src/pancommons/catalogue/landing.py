@@ -52,7 +52,6 @@ def dataset_page(catalogue: Catalogue, pid: str, caller: policy.Caller = policy.
     if record is None:
         return None
     compiler = catalogue.compiler(caller)
-    datasets = TABLES["Dataset"]
     proposals = []
     for document in record.pop("documents", []) or []:
         found = catalogue.get("Document", document["pid"], _PROPOSAL_INCLUDES, caller)
@@ -68,29 +67,28 @@ def dataset_page(catalogue: Catalogue, pid: str, caller: policy.Caller = policy.
                 .where(t.DatasetFile.dataset_id == dataset_id).order_by(t.DataFile.path)
             )
         ]
-        source = datasets.alias("source")
-        derived_from = connection.execute(
-            select(source.c.pid, source.c.title).join(t.DatasetDerivation.__table__,
-                                                      t.DatasetDerivation.source_dataset_id == source.c.id)
-            .where(t.DatasetDerivation.dataset_id == dataset_id, compiler.visible("Dataset", source))
-            .order_by(source.c.title)
-        ).all()
-        product = datasets.alias("product")
-        derived = connection.execute(
-            select(product.c.pid, product.c.title).join(t.DatasetDerivation.__table__,
-                                                        t.DatasetDerivation.dataset_id == product.c.id)
-            .where(t.DatasetDerivation.source_dataset_id == dataset_id, compiler.visible("Dataset", product))
-            .order_by(product.c.title)
-        ).all()
+        links = t.DatasetDerivation.__table__.c
+        derived_from = _linked(connection, compiler, links.source_dataset_id, links.dataset_id, dataset_id)
+        derived = _linked(connection, compiler, links.dataset_id, links.source_dataset_id, dataset_id)
     return DatasetPage(
         dataset=record,
         proposals=proposals,
         files=files,
-        derived_from=[{"pid": row.pid, "title": row.title} for row in derived_from],
-        derived=[{"pid": row.pid, "title": row.title} for row in derived],
+        derived_from=derived_from,
+        derived=derived,
         embargo_until=record.get("embargoUntil"),
         public=bool(record.get("isPublic")),
     )
+
+
+def _linked(connection, compiler, other_end, this_end, dataset_id: int) -> list[dict]:
+    """The visible datasets at ``other_end`` of the derivation links whose ``this_end`` is ``dataset_id``."""
+    other = TABLES["Dataset"].alias("other")
+    rows = connection.execute(
+        select(other.c.pid, other.c.title).join(t.DatasetDerivation.__table__, other_end == other.c.id)
+        .where(this_end == dataset_id, compiler.visible("Dataset", other)).order_by(other.c.title)
+    )
+    return [{"pid": row.pid, "title": row.title} for row in rows]
 
 
 def proposal_page(catalogue: Catalogue, pid: str, caller: policy.Caller = policy.ANONYMOUS) -> ProposalPage | None:
