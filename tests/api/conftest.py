@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,9 +26,16 @@ def ontology(tmp_path_factory):
     return load_techniques(Settings(home=tmp_path_factory.mktemp("panet"), panet_source=str(SHARED_PANET)))
 
 
-def api_client(settings, techniques) -> TestClient:
+@contextmanager
+def api_client(settings, techniques) -> Iterator[TestClient]:
+    """The API (and portal) over a catalogue; its reader connections are closed at the end, so the
+    suite's many PostgreSQL catalogues never hold more connections than the server allows."""
     reader = make_engine(settings.resolved_database_url, reader=True)
-    return TestClient(create_app(settings, Catalogue(reader, techniques)))
+    try:
+        with TestClient(create_app(settings, Catalogue(reader, techniques))) as client:
+            yield client
+    finally:
+        reader.dispose()
 
 
 @pytest.fixture

@@ -43,22 +43,28 @@ def viewer(settings, engine, data_root, tmp_path):
     outside = tmp_path / "outside.h5"
     with h5py.File(outside, "w") as f:
         f["secret"] = np.full(4, 42.0)
-    with h5py.File(data_root / "neighbour.h5", "w") as f:
+    _nexus(data_root / "neighbour.nxs", np.zeros((8, 8), dtype=np.float32))  # a catalogued file of its own
+    with h5py.File(data_root / "neighbour.nxs", "a") as f:
         f["shared"] = np.arange(5)
+    _nexus(data_root / "stray.h5", np.zeros((8, 8), dtype=np.float32))  # in the data root, never catalogued
     _nexus(data_root / "scan.nxs", image,
-           neighbour=h5py.ExternalLink("neighbour.h5", "/shared"),
+           neighbour=h5py.ExternalLink("neighbour.nxs", "/shared"),
+           stray=h5py.ExternalLink("stray.h5", "/entry/data/image"),
            escape=h5py.ExternalLink(str(outside), "/secret"),
            climb=h5py.ExternalLink("../outside.h5", "/secret"),
            alias=h5py.SoftLink("/entry/escape"))
-    layout = h5py.VirtualLayout(shape=(4,), dtype="f8")
-    layout[:] = h5py.VirtualSource(str(outside), "secret", shape=(4,))
     with h5py.File(data_root / "virtual.nxs", "w") as f:
         entry = f.create_group("entry")
         entry.attrs["NX_class"] = "NXentry"
         entry["title"] = "virtual"
-        entry.create_virtual_dataset("stolen", layout)
-    report = ingest([str(data_root / "scan.nxs"), str(data_root / "virtual.nxs")], settings, engine, workers=1)
-    assert not report.failed  # neighbour.h5 is no NeXus file: only reachable through the link
+        for name, source, member, size in (("stolen", str(outside), "secret", 4), ("borrowed", "neighbour.nxs", "shared", 5)):
+            layout = h5py.VirtualLayout(shape=(size,), dtype="f8")
+            layout[:] = h5py.VirtualSource(source, member, shape=(size,))
+            entry.create_virtual_dataset(name, layout)
+        entry.create_dataset("passwd", shape=(16,), dtype="u1", external=[("/etc/passwd", 0, 16)])
+    report = ingest([str(data_root / name) for name in ("scan.nxs", "virtual.nxs", "neighbour.nxs")],
+                    settings, engine, workers=1)
+    assert not report.failed
     with engine.begin() as connection:
         connection.execute(update(t.Dataset).values(is_public=True))
         ids = dict(connection.execute(select(t.DataFile.path, t.DataFile.id)).all())
@@ -87,21 +93,32 @@ def test_meta_attr_paths_and_data_speak_h5grove(viewer):
     assert (stats["min"], stats["max"]) == (0, float(image.max()))
 
 
-def test_links_are_followed_only_inside_the_data_root(viewer):
+def test_links_are_followed_only_into_files_the_caller_may_read(viewer, engine):
     client, ids, _ = viewer
     file = ids["scan.nxs"]
     inside = _get(client, "data", file=file, path="/entry/neighbour", format="json")
     assert inside.status_code == 200 and inside.json() == [0, 1, 2, 3, 4]
-    for path in ("/entry/escape", "/entry/climb", "/entry/alias"):  # absolute, ../, and a soft link to one
+    borrowed = _get(client, "data", file=ids["virtual.nxs"], path="/entry/borrowed", format="json")
+    assert borrowed.status_code == 200 and borrowed.json()[:4] == [0, 1, 2, 3]
+    # outside the root (absolute, ../, a soft link to one), or an uncatalogued file inside it
+    for path in ("/entry/escape", "/entry/climb", "/entry/alias", "/entry/stray"):
         for endpoint in ("meta", "data", "attr"):
             answer = _get(client, endpoint, file=file, path=path)
             assert answer.status_code == 404, (endpoint, path)
-            assert "42" not in answer.text and "not in this data root" in answer.json()["message"]
+            assert "42" not in answer.text and "not open to you" in answer.json()["message"]
     listed = _get(client, "meta", file=file, path="/entry").json()["children"]
     escape = next(child for child in listed if child["name"] == "escape")
     assert escape["kind"] == "external_link"  # shown as a link, never opened
-    stolen = _get(client, "data", file=ids["virtual.nxs"], path="/entry/stolen", format="json")
-    assert stolen.status_code == 404 and "outside this data root" in stolen.json()["message"]
+    for path, words in (("/entry/stolen", "outside this data root"), ("/entry/passwd", "stored outside the HDF5 file")):
+        answer = _get(client, "data", file=ids["virtual.nxs"], path=path, format="bin")
+        assert answer.status_code == 404 and words in answer.json()["message"] and b"root:" not in answer.content
+    # the neighbour goes under embargo: a public file's link or virtual dataset must not read it
+    with engine.begin() as connection:
+        neighbour = connection.execute(select(t.DatasetFile.dataset_id).where(
+            t.DatasetFile.file_id == ids["neighbour.nxs"])).scalars().all()
+        connection.execute(update(t.Dataset).where(t.Dataset.id.in_(neighbour)).values(is_public=False, embargo_until=None))
+    assert _get(client, "data", file=file, path="/entry/neighbour", format="json").status_code == 404
+    assert _get(client, "data", file=ids["virtual.nxs"], path="/entry/borrowed", format="json").status_code == 404
 
 
 @pytest.mark.parametrize("params, status, words", [
@@ -111,6 +128,7 @@ def test_links_are_followed_only_inside_the_data_root(viewer):
     ({"path": "/entry/data/image", "selection": "1,2,3"}, 422, "too many members"),
     ({"path": "/entry/data/image", "format": "exe"}, 422, "format"),
     ({"path": "/entry/../entry"}, 404, "'..'"),
+    ({"path": "/entry\x00"}, 404, "cannot read"),
 ])
 def test_bad_paths_and_selections(viewer, params, status, words):
     client, ids, _ = viewer
@@ -132,24 +150,65 @@ def test_files_are_named_by_catalogue_id_and_follow_the_policy(viewer, engine):
     assert hidden.json()["message"].replace(str(ids["scan.nxs"]), "N") == missing.json()["message"].replace("99999999", "N")
 
 
-def test_open_files_are_reused_until_the_file_changes(tmp_path):
+def test_open_files_are_reused_until_the_file_changes_and_never_closed_under_a_reader(tmp_path):
     path = tmp_path / "a.h5"
     with h5py.File(path, "w") as f:
         f["x"] = [1]
-    files = OpenFiles(capacity=2)
-    first = files.open(path)
-    assert files.open(path) is first
-    with h5py.File(tmp_path / "new.h5", "w") as f:  # the beamline writes a new version and renames it in place
-        f["x"] = [1, 2, 3]
-    os.replace(tmp_path / "new.h5", path)
-    again = files.open(path)
-    assert again is not first and again["x"].shape == (3,)
-    for name in ("b.h5", "c.h5"):
-        with h5py.File(tmp_path / name, "w") as f:
-            f["x"] = [0]
-        files.open(tmp_path / name)
-    assert len(files._files) == 2 and not again.id.valid  # the least recently used was closed
+    files = OpenFiles(capacity=1)
+    with files.session() as first_request:
+        first = first_request.open(path)
+        with files.session() as second_request:
+            assert second_request.open(path) is first  # one open for both
+        with h5py.File(tmp_path / "new.h5", "w") as f:  # the beamline writes a new version and renames it in place
+            f["x"] = [1, 2, 3]
+        os.replace(tmp_path / "new.h5", path)
+        with files.session() as later:
+            again = later.open(path)
+            assert again is not first and again["x"].shape == (3,)
+            with h5py.File(tmp_path / "b.h5", "w") as f:
+                f["x"] = [0]
+            later.open(tmp_path / "b.h5")  # over capacity: the others are retired …
+        assert first.id.valid and first["x"][()].tolist() == [1]  # … but not closed while the first request reads
+    assert not first.id.valid and not again.id.valid  # closed once their last reader is done
     files.close_all()
+
+
+def test_concurrent_readers_while_files_churn(tmp_path):
+    """Readers in threads, while another thread opens other files past the capacity: no read fails."""
+    import threading
+
+    paths = []
+    for number in range(6):
+        paths.append(tmp_path / f"{number}.h5")
+        with h5py.File(paths[-1], "w") as f:
+            f["x"] = np.arange(1000)
+    files = OpenFiles(capacity=2)
+    failures: list[str] = []
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            try:
+                with files.session() as session:
+                    assert session.open(paths[0])["x"][()].sum() == 499500
+            except Exception as error:  # noqa: BLE001 - collected, asserted below
+                failures.append(repr(error))
+
+    def churner():
+        while not stop.is_set():
+            for path in paths[1:]:
+                with files.session() as session:
+                    session.open(path)
+
+    threads = [threading.Thread(target=reader) for _ in range(3)] + [threading.Thread(target=churner)]
+    for thread in threads:
+        thread.start()
+    stop.wait(1.5)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    files.close_all()
+    assert failures == []
 
 
 def test_the_beamlines_bitshuffle_lz4_file_reads(settings, engine, data_root):

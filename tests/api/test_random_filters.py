@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from contextlib import ExitStack
 
 import pytest
 from hypothesis import HealthCheck, given
@@ -66,14 +67,15 @@ def _catalogue_dump(path):
 def two_backends(tmp_path_factory, postgres_server, ontology):
     home = tmp_path_factory.mktemp("random-filters")
     dump = _catalogue_dump(home / "dump.json")
-    clients = []
-    for url in (f"sqlite:///{home / 'catalogue.db'}", postgres_server()):
-        engine = make_engine(url)
-        upgrade(engine)
-        assert not import_panosc(dump, engine).problems
-        engine.dispose()
-        clients.append(api_client(Settings(home=home, database_url=url, panet_source=""), ontology))
-    yield clients
+    with ExitStack() as stack:
+        clients = []
+        for url in (f"sqlite:///{home / 'catalogue.db'}", postgres_server()):
+            engine = make_engine(url)
+            upgrade(engine)
+            assert not import_panosc(dump, engine).problems
+            engine.dispose()
+            clients.append(stack.enter_context(api_client(Settings(home=home, database_url=url, panet_source=""), ontology)))
+        yield clients
 
 
 def _value(field):

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, or_, select, update
 
 from pancommons.db import tables as t
 from pancommons.ingest.pipeline import ingest
@@ -86,6 +87,8 @@ def test_text_search_shows_relevance_and_pages_line_up(portal):
     ({"wavelength_unit": "furlong"}, "wavelength_unit"),
     ({"temperature_min": "cold"}, "temperature_min"),
     ({"year": "last"}, "year"),
+    ({"year": "²"}, "year"),
+    ({"page": "٣"}, "page"),
     ({"page": "0"}, "page"),
     ({"sort": "random"}, "sort"),
     ({"kind": "samples"}, "kind"),
@@ -157,10 +160,13 @@ def test_downloads_give_the_files_bytes_with_range_and_etag(portal, engine, data
 
 def test_embargoed_and_unknown_datasets_are_not_found(portal, engine):
     with engine.connect() as connection:
-        hidden = connection.execute(select(t.Dataset.pid, t.Dataset.id).where(t.Dataset.is_public.is_(False))).first()
+        hidden = connection.execute(select(t.Dataset.pid, t.Dataset.id).where(  # still under embargo today
+            t.Dataset.is_public.is_(False),
+            or_(t.Dataset.embargo_until.is_(None), t.Dataset.embargo_until > datetime.now(UTC)))).first()
         hidden_file = connection.execute(select(t.DatasetFile.file_id).where(t.DatasetFile.dataset_id == hidden.id)).scalar()
     assert hidden is not None
     for path in (f"/datasets/{hidden.pid}", "/datasets/no/such/thing", f"/files/{hidden_file}", "/files/999999",
+                 "/files/99999999999999999999",
                  f"/download/datasets/{hidden.pid}"):
         page = portal.get(path)
         assert page.status_code == 404 and "not open to you" in page.text, path

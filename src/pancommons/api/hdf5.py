@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -28,14 +29,23 @@ from h5grove.content import (
 from h5grove.encoders import encode
 from h5grove.utils import LinkResolution, NotFoundError, QueryArgumentError, parse_slice
 
-from pancommons.catalogue.files import FileRefused, readable_file
+from pancommons.catalogue.files import FileRefused, readable_file, readable_path
 from pancommons.catalogue.policy import ANONYMOUS, Caller
 from pancommons.catalogue.search import Catalogue
-from pancommons.nexus.browse import NotInFile, OpenFiles, check_virtual_sources, locate
+from pancommons.nexus.browse import (
+    Allowed,
+    NotInFile,
+    OpenFiles,
+    Session,
+    check_sources,
+    locate,
+)
 
 router = APIRouter(prefix="/h5grove", tags=["HDF5 viewer (h5grove protocol)"])
 
-MAX_SELECTION_BYTES = 512 * 1024 * 1024  # one answer; a viewer asks frame by frame
+MAX_SELECTION_BYTES = 512 * 1024 * 1024  # one binary answer; a viewer asks frame by frame
+MAX_TEXT_BYTES = 16 * 1024 * 1024  # one JSON/CSV answer or statistics: text is 3-10x the binary size
+VLEN_GUESS = 256  # bytes counted per variable-length value
 FORMATS = ("json", "bin", "npy", "csv", "tiff")
 DTYPES = ("origin", "safe")
 
@@ -65,24 +75,39 @@ CallerDep = Annotated[Caller, Depends(_caller)]
 FilesDep = Annotated[OpenFiles, Depends(_files)]
 
 
-def _entity(request: Request, store: Catalogue, who: Caller, files: OpenFiles, file: str, path: str):
-    """(h5grove content, data root) of ``path`` in catalogued file ``file``."""
-    if not file.isdigit() or len(file) > 18:
+@dataclass
+class Viewing:
+    """What one request reads: the entity, the data root it must stay in, and who may read what."""
+
+    content: object
+    root: Path
+    session: Session
+    allowed: Allowed
+
+
+def _entity(request: Request, store: Catalogue, who: Caller, session: Session, file: str, path: str) -> Viewing:
+    """``path`` in catalogued file ``file``, for this caller."""
+    if not (file.isascii() and file.isdigit()) or len(file) > 18:
         raise Refused(422, "file: expected a catalogue file id (a whole number)")
+    roots = request.app.state.settings.data_roots
     try:
-        on_disk, _ = readable_file(store, int(file), who, request.app.state.settings.data_roots)
+        on_disk, _ = readable_file(store, int(file), who, roots)
     except FileRefused as refused:
         raise Refused(404, str(refused)) from None
-    root = next(root.resolve() for root in request.app.state.settings.data_roots if on_disk.is_relative_to(root.resolve()))
+    root = next(root.resolve() for root in roots if on_disk.is_relative_to(root.resolve()))
+
+    def allowed(other: Path) -> bool:  # a file a link or a source leads into: catalogued, and open to this caller
+        return readable_path(store, other, who, roots)
+
     try:
-        found = locate(files, on_disk, root, path)
+        found = locate(session, on_disk, root, path, allowed)
         # Links below the entity stay links (NONE): HDF5 must not follow them by itself; the
-        # viewer asks for them by path and locate() follows them, inside the data root.
-        return create_content(found.file, found.path, LinkResolution.NONE), root
+        # viewer asks for them by path and locate() follows them, under the same rules.
+        return Viewing(create_content(found.file, found.path, LinkResolution.NONE), root, session, allowed)
     except (NotInFile, NotFoundError) as missing:
         raise Refused(404, str(missing)) from None
-    except OSError as error:
-        raise Refused(404, f"cannot read {path} in this file: {str(error).splitlines()[0]}") from None
+    except (OSError, RuntimeError, KeyError) as error:  # a path HDF5 itself rejects (a NUL in it …)
+        raise Refused(404, f"cannot read {path[:200]!r} in this file: {str(error).splitlines()[0][:200]}") from None
 
 
 def _answer(content, format: str = "json") -> Response:
@@ -103,7 +128,9 @@ def _guarded(handler):
             return handler(*args, **kwargs)
         except Refused as refused:
             return _error(refused.status, refused.message)
-        except (QueryArgumentError, ValueError, IndexError, TypeError) as bad:  # a malformed or out-of-range selection
+        except KeyError as missing:  # an attribute the entity does not have
+            return _error(404, f"not found: {str(missing)[:300]}")
+        except (QueryArgumentError, ValueError, IndexError, TypeError, RuntimeError) as bad:  # a malformed selection …
             return _error(422, str(bad)[:300])
 
     return wrapped
@@ -115,20 +142,22 @@ def meta(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep,
          resolve_links: str = "only_valid"):
     if resolve_links not in ("none", "only_valid", "all"):
         raise Refused(422, "resolve_links: expected none, only_valid or all")
-    content, root = _entity(request, store, who, files, file, path)
-    if isinstance(content, GroupContent):
-        return _answer(_group_metadata(content, files, root))
-    return _answer(content.metadata())
+    with files.session() as session:
+        viewing = _entity(request, store, who, session, file, path)
+        if isinstance(viewing.content, GroupContent):
+            return _answer(_group_metadata(viewing))
+        return _answer(viewing.content.metadata())
 
 
 @router.get("/attr")
 @_guarded
 def attr(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep, file: FileId, path: EntityPath = "/",
          attr_keys: Annotated[list[str] | None, Query()] = None):
-    content, _ = _entity(request, store, who, files, file, path)
-    if not isinstance(content, ResolvedEntityContent):
-        raise Refused(422, f"{path} is a link, not an entity with attributes")
-    return _answer(content.attributes(attr_keys))
+    with files.session() as session:
+        content = _entity(request, store, who, session, file, path).content
+        if not isinstance(content, ResolvedEntityContent):
+            raise Refused(422, f"{path} is a link, not an entity with attributes")
+        return _answer(content.attributes(attr_keys))
 
 
 @router.get("/data")
@@ -139,13 +168,11 @@ def data(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep,
         raise Refused(422, f"format: expected one of {', '.join(FORMATS)}")
     if dtype not in DTYPES:
         raise Refused(422, f"dtype: expected one of {', '.join(DTYPES)}")
-    content, root = _entity(request, store, who, files, file, path)
-    if not isinstance(content, DatasetContent):
-        raise Refused(422, f"{path} is not a dataset")
-    dataset = content._h5py_entity
-    check_virtual_sources_or_refuse(dataset, root)
-    _check_size(dataset, selection)
-    values = content.data(selection, flatten, dtype)
+    with files.session() as session:
+        viewing = _entity(request, store, who, session, file, path)
+        dataset = _readable_dataset(viewing, path)
+        _check_size(dataset, selection, MAX_SELECTION_BYTES if format in ("bin", "npy", "tiff") else MAX_TEXT_BYTES)
+        values = viewing.content.data(selection, flatten, dtype)
     if format == "bin" and isinstance(values, np.ndarray) and values.dtype.kind in "biufc":
         # The array's own buffer goes out as it is: h5grove's encoder copies it to bytes first, which
         # costs twice the read for a detector frame.
@@ -157,43 +184,48 @@ def data(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep,
 @_guarded
 def stats(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep, file: FileId, path: EntityPath = "/",
           selection: str | None = None):
-    content, root = _entity(request, store, who, files, file, path)
-    if not isinstance(content, DatasetContent):
-        raise Refused(422, f"{path} is not a dataset")
-    check_virtual_sources_or_refuse(content._h5py_entity, root)
-    _check_size(content._h5py_entity, selection)
-    return _answer(content.data_stats(selection))
+    with files.session() as session:
+        viewing = _entity(request, store, who, session, file, path)
+        _check_size(_readable_dataset(viewing, path), selection, MAX_TEXT_BYTES)
+        return _answer(viewing.content.data_stats(selection))
 
 
 @router.get("/paths")
 @_guarded
 def paths(request: Request, store: CatalogueDep, who: CallerDep, files: FilesDep, file: FileId, path: EntityPath = "/"):
-    content, _ = _entity(request, store, who, files, file, path)
-    if not isinstance(content, GroupContent):
-        raise Refused(422, f"{path} is not a group")
-    base = content.path.rstrip("/")
-    found = [content.path]
-    content._h5py_entity.id.links.visit(lambda name: found.append(f"{base}/{name.decode()}"))  # links, never followed
-    return _answer(found)
+    with files.session() as session:
+        content = _entity(request, store, who, session, file, path).content
+        if not isinstance(content, GroupContent):
+            raise Refused(422, f"{path} is not a group")
+        base = content.path.rstrip("/")
+        found = [content.path]
+        content._h5py_entity.id.links.visit(lambda name: found.append(f"{base}/{name.decode()}"))  # links, never followed
+        return _answer(found)
 
 
-def check_virtual_sources_or_refuse(dataset: h5py.Dataset, root) -> None:
+def _readable_dataset(viewing: Viewing, path: str) -> h5py.Dataset:
+    """The dataset, once it is sure HDF5 reads nothing the caller may not read to fill it."""
+    if not isinstance(viewing.content, DatasetContent):
+        raise Refused(422, f"{path} is not a dataset")
+    dataset = viewing.content._h5py_entity
     try:
-        check_virtual_sources(dataset, root)
+        check_sources(viewing.session, dataset, viewing.root, viewing.allowed)
     except NotInFile as outside:
         raise Refused(404, str(outside)) from None
+    return dataset
 
 
-def _group_metadata(content: GroupContent, files: OpenFiles, root) -> dict:
-    """A group and its children, each child's link followed by locate() (inside the data root) so the
+def _group_metadata(viewing: Viewing) -> dict:
+    """A group and its children, each child's link followed by locate() (under the same rules) so the
     viewer sees datasets where NeXus keeps soft links (an NXdata's signal), as h5grove's only_valid does."""
+    content = viewing.content
     described = content.metadata(depth=0)
     group = content._h5py_entity
     children = []
     for name in group:
         child_path = f"{content.path.rstrip('/')}/{name}"
         try:
-            found = locate(files, Path(group.file.filename), root, child_path)
+            found = locate(viewing.session, Path(group.file.filename), viewing.root, child_path, viewing.allowed)
             child = create_content(found.file, found.path, LinkResolution.NONE).metadata(0)
             child["name"] = name
         except (NotInFile, OSError, NotFoundError):
@@ -203,7 +235,7 @@ def _group_metadata(content: GroupContent, files: OpenFiles, root) -> dict:
     return described
 
 
-def _check_size(dataset: h5py.Dataset, selection: str | None) -> None:
+def _check_size(dataset: h5py.Dataset, selection: str | None, limit: int) -> None:
     """Refuse, before reading, a selection larger than one answer may be."""
     shape = dataset.shape or ()
     if selection is None:
@@ -220,7 +252,9 @@ def _check_size(dataset: h5py.Dataset, selection: str | None) -> None:
                 counts.append(1)
             else:
                 counts.append(len(range(*member.indices(size))))
-    nbytes = math.prod(counts) * np.dtype(dataset.dtype).itemsize if dataset.dtype.kind != "O" else 0
-    if nbytes > MAX_SELECTION_BYTES:
-        raise Refused(422, f"selection: {nbytes / 2**20:.0f} MiB is more than one answer carries "
-                           f"({MAX_SELECTION_BYTES // 2**20} MiB); select a slice")
+    # Variable-length values (strings, ragged arrays) are counted at a generous guess of their size.
+    itemsize = VLEN_GUESS if dataset.dtype.kind == "O" else np.dtype(dataset.dtype).itemsize
+    nbytes = math.prod(counts) * itemsize
+    if nbytes > limit:
+        raise Refused(422, f"selection: {nbytes / 2**20:.0f} MiB is more than one answer in this format carries "
+                           f"({limit // 2**20} MiB); select a slice")

@@ -27,16 +27,12 @@ class FileRefused(LookupError):
 
 def readable_file(catalogue: Catalogue, file_id: int, caller: policy.Caller, roots: list[Path]) -> tuple[Path, str]:
     """(absolute path, file name) of a file the caller may read."""
-    compiler = catalogue.compiler(caller)
-    datasets = TABLES["Dataset"]
-    held_visibly = exists(
-        select(1).select_from(t.DatasetFile.__table__).join(datasets, datasets.c.id == t.DatasetFile.dataset_id)
-        .where(t.DatasetFile.file_id == t.DataFile.id, compiler.visible("Dataset", datasets))
-    )
+    if not 0 < file_id < 2**62:
+        raise FileRefused(f"There is no file {file_id} here, or it is not open to you.")
     with catalogue.engine.connect() as connection:
         row = connection.execute(
             select(t.DataFile.data_root, t.DataFile.path, t.DataFile.name, t.DataFile.state)
-            .where(t.DataFile.id == file_id, held_visibly)
+            .where(t.DataFile.id == file_id, _held_visibly(catalogue, caller))
         ).first()
     if row is None:
         raise FileRefused(f"There is no file {file_id} here, or it is not open to you.")
@@ -52,6 +48,36 @@ def readable_file(catalogue: Catalogue, file_id: int, caller: policy.Caller, roo
     if not path.is_relative_to(root) or not path.is_file():
         raise FileRefused(f"File {row.name} is not readable here.")  # a link out of the data root
     return path, row.name
+
+
+def readable_path(catalogue: Catalogue, path: Path, caller: policy.Caller, roots: list[Path]) -> bool:
+    """Whether ``path`` (resolved, on disk) is a catalogued file the caller may read: the test a
+    file must pass before the viewer follows an HDF5 link or virtual-dataset source into it."""
+    for root in roots:
+        real_root = root.resolve()
+        if not path.is_relative_to(real_root):
+            continue
+        relative = path.relative_to(real_root).as_posix()
+        with catalogue.engine.connect() as connection:
+            found = connection.execute(
+                select(t.DataFile.id).where(
+                    t.DataFile.data_root.in_({str(root), os.path.normpath(str(root)), str(real_root)}),
+                    t.DataFile.path == relative, t.DataFile.state == "present", _held_visibly(catalogue, caller),
+                )
+            ).first()
+        if found is not None:
+            return True
+    return False
+
+
+def _held_visibly(catalogue: Catalogue, caller: policy.Caller):
+    """The file row belongs to at least one dataset the caller may see."""
+    compiler = catalogue.compiler(caller)
+    datasets = TABLES["Dataset"]
+    return exists(
+        select(1).select_from(t.DatasetFile.__table__).join(datasets, datasets.c.id == t.DatasetFile.dataset_id)
+        .where(t.DatasetFile.file_id == t.DataFile.id, compiler.visible("Dataset", datasets))
+    )
 
 
 @dataclass(frozen=True)

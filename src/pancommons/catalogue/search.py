@@ -24,7 +24,14 @@ from pancommons.catalogue.render import REQUIRED, render
 from pancommons.catalogue.tally import Tally, tally
 from pancommons.db import tables as t
 from pancommons.db.compile import HC, TABLES, Compiler
-from pancommons.db.text_search import B, K1, STATS_TABLES, TEXT_TABLES, matching_ids, scored
+from pancommons.db.text_search import (
+    K1,
+    STATS_TABLES,
+    TEXT_TABLES,
+    B,
+    matching_ids,
+    scored,
+)
 from pancommons.query.filter import Filter, Include, Node
 from pancommons.query.schema import ENTITIES
 from pancommons.query.text import CorpusStatistics, query_terms, tokens

@@ -20,10 +20,10 @@ from itertools import islice
 from sqlalchemy import Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 
+from pancommons.catalogue.release import release_embargoed
 from pancommons.config import Settings
 from pancommons.db.engine import database_reason
 from pancommons.db.tables import DataFile, IngestRun, utcnow
-from pancommons.catalogue.release import release_embargoed
 from pancommons.ingest.links import resolve_derivations
 from pancommons.ingest.scan import (
     DataRoots,

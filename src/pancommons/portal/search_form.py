@@ -78,13 +78,13 @@ class SearchForm:
             if low or high:
                 ranges[name] = Range(_number(low, f"{name}_min"), _number(high, f"{name}_max"), unit)
         year = one("year")
-        if year and (not year.isdigit() or not 1900 <= int(year) <= 2200):
+        if year and (not _whole(year) or not 1900 <= int(year) <= 2200):
             raise FilterError("year", "expected a year such as 2024")
         sort = one("sort")
         if sort and sort not in SORTS:
             raise FilterError("sort", f"expected one of {', '.join(SORTS)}")
         page = one("page") or "1"
-        if not page.isdigit() or not 1 <= int(page) <= MAX_PAGE:
+        if not _whole(page) or not 1 <= int(page) <= MAX_PAGE:
             raise FilterError("page", f"expected a page from 1 to {MAX_PAGE}")
         return cls(kind, one("q"), facilities, one("technique"), one("formula"), one("instrument"),
                    int(year) if year else None, ranges, sort, int(page))
@@ -179,6 +179,11 @@ def _range_conditions(name: str, wanted: Range) -> list[dict]:
         conditions.append({"value": {"lte": wanted.high}})
     conditions.append({"unit": wanted.unit})
     return conditions
+
+
+def _whole(text: str) -> bool:
+    """Digits 0-9 only (str.isdigit also takes ² and other digits int() refuses)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9
 
 
 def _number(text: str, name: str) -> float | None:
