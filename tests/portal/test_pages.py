@@ -155,7 +155,15 @@ def test_downloads_give_the_files_bytes_with_range_and_etag(portal, engine, data
     assert whole.status_code == 200 and whole.content == content and whole.headers["etag"]
     part = portal.get(path, headers={"Range": "bytes=100-199"})
     assert part.status_code == 206 and part.content == content[100:200]
-    assert portal.get(path, headers={"If-None-Match": whole.headers["etag"]}).status_code == 304
+    etag, modified = whole.headers["etag"], whole.headers["last-modified"]
+    for headers in ({"If-None-Match": etag}, {"If-None-Match": f'"other", W/{etag}'}, {"If-None-Match": "*"},
+                    {"If-Modified-Since": modified}):
+        assert portal.get(path, headers=headers).status_code == 304, headers
+    for headers in ({"If-None-Match": '"other"'}, {"If-Modified-Since": "Mon, 01 Jan 2001 00:00:00 GMT"},
+                    {"If-Modified-Since": "yesterday"}, {"If-None-Match": '"other"', "If-Modified-Since": modified}):
+        assert portal.get(path, headers=headers).status_code == 200, headers
+    head = portal.head(path)
+    assert head.status_code == 200 and int(head.headers["content-length"]) == len(content) and head.content == b""
 
 
 def test_embargoed_and_unknown_datasets_are_not_found(portal, engine):

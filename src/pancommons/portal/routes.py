@@ -13,6 +13,7 @@ import math
 import os
 import re
 from dataclasses import replace
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -157,17 +158,35 @@ def proposal_page(request: Request, pid: str, store: CatalogueDep, who: CallerDe
     return _page(request, "proposal.html", page=page, more_filter=more)
 
 
-@router.get("/files/{file_id}", name="download_file")
+@router.api_route("/files/{file_id}", methods=["GET", "HEAD"], name="download_file")
 def download_file(request: Request, file_id: int, store: CatalogueDep, who: CallerDep) -> Response:
-    """One file, with Range (206), ETag and Last-Modified, if the caller may see a dataset holding it."""
+    """One file, with Range (206), ETag and Last-Modified (304 when the client's copy is current),
+    if the caller may see a dataset holding it. HEAD tells the size without the bytes."""
     try:
         path, name = readable_file(store, file_id, who, request.app.state.settings.data_roots)
     except FileRefused as refused:
         return not_found(request, str(refused))
-    response = LargeChunkFileResponse(path, filename=name, media_type=describe.media_type(name), stat_result=os.stat(path))
-    if request.headers.get("if-none-match") == response.headers["etag"]:  # the copy the client holds is current
-        return Response(status_code=304, headers={"ETag": response.headers["etag"]})
+    stat = os.stat(path)
+    response = LargeChunkFileResponse(path, filename=name, media_type=describe.media_type(name), stat_result=stat)
+    if _current(request, response.headers["etag"], stat.st_mtime):
+        return Response(status_code=304, headers={"ETag": response.headers["etag"],
+                                                  "Last-Modified": response.headers["last-modified"]})
     return response
+
+
+def _current(request: Request, etag: str, mtime: float) -> bool:
+    """Whether the client's copy is the file as it is (RFC 9110: If-None-Match wins over If-Modified-Since)."""
+    wanted = request.headers.get("if-none-match")
+    if wanted is not None:
+        tags = {tag.strip().removeprefix("W/") for tag in wanted.split(",")}
+        return "*" in tags or etag in tags
+    since = request.headers.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        return int(mtime) <= parsedate_to_datetime(since).timestamp()
+    except (TypeError, ValueError, IndexError):
+        return False  # an unreadable date is ignored, as the RFC says
 
 
 @router.get("/viewer/{file_id}", name="viewer")
