@@ -26,11 +26,11 @@ QUANTITIES = {
     "pressure": ("sample_pressure", ("Pa", "kPa", "bar", "mbar"), "Pressure"),
 }
 UNIT_LABELS = {"angstrom": "Å", "celsius": "°C", "fahrenheit": "°F"}
-SORTS = {
-    "relevance": "relevance",
-    "title": "title ASC",
-    "newest": "creationDate DESC",
-    "oldest": "creationDate ASC",
+SORTS = {  # form value → PaNOSC order, for datasets and for proposals (whose date is their start)
+    "relevance": (None, None),
+    "title": ("title ASC", "title ASC"),
+    "newest": ("creationDate DESC", "startDate DESC"),
+    "oldest": ("creationDate ASC", "startDate ASC"),
 }
 KINDS = ("datasets", "proposals")
 
@@ -117,9 +117,9 @@ class SearchForm:
             raw["where"] = conditions[0] if len(conditions) == 1 else {"and": conditions}
         if includes:
             raw["include"] = includes
-        order = SORTS[self.effective_sort]
-        if order != "relevance":
-            raw["order"] = order if self.kind == "datasets" or "creationDate" not in order else order.replace("creationDate", "startDate")
+        order = SORTS[self.effective_sort][KINDS.index(self.kind)]
+        if order is not None:
+            raw["order"] = order
         return raw
 
     def link(self, **changes) -> str:
