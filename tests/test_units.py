@@ -85,3 +85,10 @@ def test_names_suggest_by_whole_words():
     assert expected_dimension("instrument/attempts_interval") is None  # no "temp" in "attempts"
     assert expected_dimension("template_id") is None
     assert expected_dimension("sample/temp") == "temperature"
+
+
+def test_sizes_read_as_people_write_them():
+    from pancommons.units import human_size
+
+    assert [human_size(n) for n in (0, 999, 72_200, 1_400_000_000, 5 * 10**15)] == [
+        "0 B", "999 B", "72.2 kB", "1.4 GB", "5000.0 TB"]

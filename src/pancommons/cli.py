@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from pancommons.config import Settings, load_settings
+from pancommons.units import human_size
 
 app = typer.Typer(
     help="pancommons: the open data commons of a photon or neutron facility.",
@@ -280,7 +281,7 @@ def _print_summary(summary, engine: Engine) -> None:
         f"{summary.datasets} datasets ({summary.raw} raw, {summary.processed} processed; "
         f"{summary.public} public, {summary.embargoed} under embargo), "
         f"{summary.proposals} proposals ({summary.datasets_with_proposal} datasets name one), "
-        f"{summary.files} files ({_human_bytes(summary.bytes)})"
+        f"{summary.files} files ({human_size(summary.bytes)})"
         + (f", {summary.missing_files} missing on disk" if summary.missing_files else "")
     )
     if summary.by_instrument:
@@ -293,15 +294,6 @@ def _print_summary(summary, engine: Engine) -> None:
         for name, count in summary.by_technique:
             table.add_row(name, str(count))
         out.print(table)
-
-
-def _human_bytes(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
 
 
 @app.command()

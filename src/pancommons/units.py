@@ -248,3 +248,13 @@ def normalise(value: float, unit: str | None, expect: str | None = None) -> Norm
         return to_si(value, unit, expect)
     except (UnknownUnit, IncompatibleUnit):
         return None
+
+
+def human_size(size: int | None) -> str:
+    """A byte count as people read it, in SI steps: 950 B, 72.2 kB, 1.4 GB."""
+    value = float(size or 0)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"

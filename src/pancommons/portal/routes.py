@@ -40,6 +40,7 @@ from pancommons.portal.search_form import (
 )
 from pancommons.portal.zipstream import zipped
 from pancommons.query.filter import FilterError, parse_filter
+from pancommons.units import human_size
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -144,7 +145,7 @@ def dataset_page(request: Request, pid: str, store: CatalogueDep, who: CallerDep
     return _page(
         request, "dataset.html", headers={"Link": describe.signposting(page, at)},
         page=page, at=at, jsonld=describe.schema_org(page, at, catalogue_name, str(request.url_for("home"))),
-        cite=describe.citation(page, at), bib=describe.bibtex(page, at), spdx=describe.SPDX, human=_human,
+        cite=describe.citation(page, at), bib=describe.bibtex(page, at), spdx=describe.SPDX, human=human_size,
         hdf5=_hdf5,
     )
 
@@ -223,12 +224,3 @@ def _addresses(request: Request, page: landing.DatasetPage) -> describe.Addresse
 def _hdf5(name: str) -> bool:
     """Offer the viewer for a file: H5Web reads HDF5 only."""
     return describe.media_type(name) == "application/x-hdf5"
-
-
-def _human(size: int | None) -> str:
-    value = float(size or 0)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} B"
