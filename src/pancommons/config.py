@@ -78,6 +78,35 @@ class Settings(BaseSettings):
         "classified once and cached in home/cache. Empty: technique filters match exact names and pids only",
     )
     serve_workers: int = Field(default=1, ge=1, le=64, description="API worker processes for `pancommons serve`")
+    release_interval_minutes: int = Field(
+        default=60, ge=0, le=10_080, description="how often `serve` opens what is due (release_embargoed); 0: never"
+    )
+    embargoed_metadata_visible: bool = Field(
+        default=False,
+        description="show a metadata-only landing page (title, proposal, release date; no files, no values) of "
+        "embargoed datasets to everyone; by default they are invisible to those who may not see them",
+    )
+    # --- accounts (docs/accounts.md) ---
+    oidc_issuer: str | None = Field(default=None, description="OpenID provider's issuer URL (eduTEAMS, Keycloak …)")
+    oidc_client_id: str | None = Field(default=None, description="this portal's client id at the provider")
+    oidc_client_secret: str | None = Field(default=None, description="its secret; empty for a public client (PKCE only)")
+    oidc_scopes: str = Field(default="openid profile email", description="scopes the portal's login asks for")
+    oidc_audience: str | None = Field(
+        default=None, description="audience API bearer tokens must carry; default: the client id"
+    )
+    oidc_provider_name: str = Field(default="your institute", description="shown on the login button")
+    oidc_orcid_claim: str = Field(default="orcid", description="claim holding the user's ORCID")
+    oidc_facility_user_id_claim: str = Field(
+        default="facility_user_id", description="claim holding the user's id in the facility's user office"
+    )
+    secret_key: str | None = Field(
+        default=None, description="signs login state and form tokens; default: one generated in home/secret_key"
+    )
+    session_hours: float = Field(default=12, gt=0, le=24 * 30, description="how long a portal login lasts")
+    cookie_secure: bool = Field(
+        default=True, description="portal cookies only over HTTPS (browsers also send them to http://localhost)"
+    )
+    api_token_days: int = Field(default=90, ge=1, le=366, description="default lifetime of a personal API token")
 
     @field_validator("data_roots", mode="before")
     @classmethod
@@ -122,6 +151,32 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{self.home / 'catalogue.db'}"
+
+    @cached_property
+    def resolved_secret_key(self) -> bytes:
+        """The key that signs login state and form tokens: configured, or made once per node and kept
+        in home/secret_key (readable by its owner only), so every worker and restart agrees on it."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        import secrets
+
+        path = self.home / "secret_key"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            for _ in range(50):  # another worker is writing it this instant
+                key = path.read_bytes().strip()
+                if key:
+                    return key
+                import time
+
+                time.sleep(0.01)
+            raise RuntimeError(f"{path} is empty: delete it and start again") from None
+        key = secrets.token_urlsafe(48).encode()
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(key)
+        return key
 
     @cached_property
     def resolved_pid_prefix(self) -> str:

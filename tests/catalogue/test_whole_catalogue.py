@@ -22,7 +22,7 @@ from pancommons.query.filter import parse_filter, parse_where_argument
 from pancommons.query.text import query_terms
 from tests.api.conftest import write_dump
 
-STAFF = policy.Caller("curator", staff=True)
+STAFF = policy.Caller("curator", roles=frozenset({policy.Role.DATA_MANAGER}))
 
 
 def _dataset(pid: str, title: str, year: int, public: bool = True, **extra) -> dict:

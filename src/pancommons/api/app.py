@@ -10,11 +10,13 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 
 from fastapi import FastAPI
 
 from pancommons import __version__
 from pancommons.api import errors, hdf5
+from pancommons.api.auth import Authentication
 from pancommons.api.panosc import router
 from pancommons.api.paths import CaseInsensitiveCollections
 from pancommons.catalogue.release import release_embargoed
@@ -46,10 +48,14 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
         writer = make_engine(settings.resolved_database_url)
         upgrade(writer)  # a fresh catalogue serves (empty) at once
         release_embargoed(writer)
-        writer.dispose()
         catalogue = Catalogue(make_engine(settings.resolved_database_url, reader=True), load_techniques(settings))
         # Count the whole catalogue now, in the background: the first portal page should not wait for it.
         threading.Thread(target=catalogue.whole_catalogue, daemon=True, name="first count").start()
+        if settings.release_interval_minutes:
+            threading.Thread(target=_release_periodically, args=(writer, settings.release_interval_minutes * 60),
+                             daemon=True, name="release").start()
+    else:
+        writer = make_engine(catalogue.engine.url.render_as_string(hide_password=False))
     app = FastAPI(
         title="pancommons — PaNOSC Search API",
         version=__version__,
@@ -59,11 +65,14 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
             "a free-text `query`. Parameter filters with a `unit` are compared in SI; a wavelength filter also "
             "finds datasets that recorded only the incident photon energy (E = hc/λ), and the other way round. "
             "Technique filters match the PaNET term and everything classified under it. Anonymous callers see "
-            "public records only."
+            "public records only; with `Authorization: Bearer <token>` (a personal API token made in the portal "
+            "or with `pancommons tokens create`, or an access token of the facility's OpenID provider) a "
+            "proposal's members also see its embargoed data."
         ),
     )
     app.state.catalogue = catalogue
     app.state.settings = settings
+    app.state.auth = Authentication.of(writer, settings)
     errors.install(app)
     app.include_router(router)
     app.state.open_files = OpenFiles()
@@ -77,6 +86,17 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
     # of 2,400 nested records).
     gc.freeze()
     return app
+
+
+def _release_periodically(engine, seconds: float) -> None:
+    """Open what is due, every ``seconds`` (visibility is decided at query time anyway: this sets
+    the flags, records each release in the audit log and lets released titles into the text index)."""
+    while True:
+        time.sleep(seconds)
+        try:
+            release_embargoed(engine)
+        except Exception:
+            log.exception("the scheduled release failed; it runs again in %s s", seconds)
 
 
 async def _not_found_page(request, error):

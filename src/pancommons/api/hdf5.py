@@ -29,8 +29,9 @@ from h5grove.content import (
 from h5grove.encoders import encode
 from h5grove.utils import LinkResolution, NotFoundError, QueryArgumentError, parse_slice
 
+from pancommons.api.auth import CallerDep
 from pancommons.catalogue.files import FileRefused, readable_file, readable_path
-from pancommons.catalogue.policy import ANONYMOUS, Caller
+from pancommons.catalogue.policy import Caller
 from pancommons.catalogue.search import Catalogue
 from pancommons.nexus.browse import (
     Allowed,
@@ -60,10 +61,6 @@ def _catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue
 
 
-def _caller(request: Request) -> Caller:
-    return ANONYMOUS  # accounts come with their own issue
-
-
 def _files(request: Request) -> OpenFiles:
     return request.app.state.open_files
 
@@ -71,7 +68,6 @@ def _files(request: Request) -> OpenFiles:
 FileId = Annotated[str, Query(description="the catalogue's id of the file (as on a dataset's landing page)")]
 EntityPath = Annotated[str, Query(description="HDF5 path inside the file")]
 CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
-CallerDep = Annotated[Caller, Depends(_caller)]
 FilesDep = Annotated[OpenFiles, Depends(_files)]
 
 

@@ -12,9 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from pancommons.api.auth import CallerDep
 from pancommons.api.paths import COLLECTIONS
 from pancommons.catalogue.facets import facets
-from pancommons.catalogue.policy import ANONYMOUS, Caller
 from pancommons.catalogue.search import Catalogue
 from pancommons.query.filter import (
     load_json,
@@ -91,13 +91,7 @@ def catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue
 
 
-def caller(request: Request) -> Caller:
-    """Who is asking. Until accounts exist (their own issue) everyone is anonymous."""
-    return ANONYMOUS
-
-
 CatalogueDep = Annotated[Catalogue, Depends(catalogue)]
-CallerDep = Annotated[Caller, Depends(caller)]
 
 
 def _routes(collection: str, entity: str) -> None:

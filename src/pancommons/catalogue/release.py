@@ -13,9 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, insert, select, update
 
 from pancommons.catalogue import text_index
+from pancommons.db.account_tables import AuditEvent
 from pancommons.db.tables import Dataset, Document
 
 
@@ -26,22 +27,30 @@ class Released:
 
 
 def release_embargoed(engine: Engine, now: datetime | None = None) -> Released:
+    """Set the flag of every record whose date has come, each release written to the audit log."""
     now = now or datetime.now(UTC)
     with engine.begin() as connection:
-        datasets = connection.execute(
-            select(Dataset.id).where(Dataset.is_public.is_(False), Dataset.embargo_until <= now)
-        ).scalars().all()
-        documents = connection.execute(
-            select(Document.id).where(Document.is_public.is_(False), Document.release_date <= now)
-        ).scalars().all()
-        for chunk in range(0, len(datasets), 500):
-            ids = datasets[chunk : chunk + 500]
-            connection.execute(update(Dataset).where(Dataset.id.in_(ids)).values(is_public=True))
-        for chunk in range(0, len(documents), 500):
-            ids = documents[chunk : chunk + 500]
-            connection.execute(update(Document).where(Document.id.in_(ids)).values(is_public=True))
+        datasets = _open(connection, Dataset, Dataset.embargo_until, now)
+        documents = _open(connection, Document, Document.release_date, now)
         if datasets:
-            text_index.refresh_with_documents(connection, datasets)
+            text_index.refresh_with_documents(connection, [row_id for row_id, _ in datasets])
         if documents:
-            text_index.refresh_documents_with_datasets(connection, documents)
+            text_index.refresh_documents_with_datasets(connection, [row_id for row_id, _ in documents])
+        events = [{"at": now, "actor": "system", "action": "released", "target": pid[:1024],
+                   "detail": {"kind": kind, "reason": "embargo ended"}}
+                  for kind, opened in (("dataset", datasets), ("proposal", documents)) for _, pid in opened]
+        for chunk in range(0, len(events), 1000):
+            connection.execute(insert(AuditEvent), events[chunk : chunk + 1000])
     return Released(len(datasets), len(documents))
+
+
+def _open(connection, table, date, now: datetime) -> list[tuple[int, str]]:
+    """(id, pid) of the rows this call opened; a row another run opened meanwhile is not counted twice."""
+    due = connection.execute(select(table.id).where(table.is_public.is_(False), date <= now)).scalars().all()
+    opened = []
+    for chunk in range(0, len(due), 500):
+        opened += connection.execute(
+            update(table).where(table.id.in_(due[chunk : chunk + 500]), table.is_public.is_(False))
+            .values(is_public=True).returning(table.id, table.pid)
+        ).all()
+    return [tuple(row) for row in opened]

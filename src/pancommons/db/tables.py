@@ -167,6 +167,9 @@ class Document(Base):
     start_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
     release_date: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a person decided the release date (early release, a data manager's date): the
+    # policy's date (end + embargo period) and a user-office re-import no longer move it.
+    release_decided: Mapped[bool] = mapped_column(Boolean, default=False)
     license: Mapped[str | None] = mapped_column(String(64))
     keywords: Mapped[list] = mapped_column(JSON, default=list)
     is_public: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -222,6 +225,8 @@ class Dataset(Base):
     kind: Mapped[str] = mapped_column(String(16), default="raw")  # raw | processed
     license: Mapped[str | None] = mapped_column(String(64))
     embargo_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when a person decided this dataset's embargo date; ingestion and its proposal then leave it alone.
+    embargo_decided: Mapped[bool] = mapped_column(Boolean, default=False)
     definition: Mapped[str | None] = mapped_column(String(64))
     probe: Mapped[str | None] = mapped_column(String(32))
     default_plot: Mapped[str | None] = mapped_column(String(1024))
@@ -398,3 +403,7 @@ class CatalogueChanges(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(BigInteger)
+
+
+# The account tables share this metadata (one schema, one migration history).
+from pancommons.db import account_tables as _account_tables  # noqa: E402,F401

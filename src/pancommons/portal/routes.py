@@ -23,10 +23,10 @@ from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingRes
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from pancommons.api.auth import CallerDep
 from pancommons.catalogue import landing
 from pancommons.catalogue.facets import facets
 from pancommons.catalogue.files import FileRefused, readable_file, viewed_from
-from pancommons.catalogue.policy import ANONYMOUS, Caller
 from pancommons.catalogue.search import Catalogue
 from pancommons.portal import describe
 from pancommons.portal.search_form import (
@@ -52,12 +52,7 @@ def _catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue
 
 
-def _caller(request: Request) -> Caller:
-    return ANONYMOUS  # accounts come with their own issue
-
-
 CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
-CallerDep = Annotated[Caller, Depends(_caller)]
 
 
 def _page(request: Request, template: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:

@@ -1,0 +1,98 @@
+"""Who a request comes from: a personal API token or the provider's JWT in ``Authorization:
+Bearer …`` (scripts, notebooks, other services), or the portal's session cookie (browsers, and
+the viewer's requests from them); nobody, otherwise.
+
+A bad bearer token is answered 401 with the reason, never treated as anonymous: a script with an
+expired token should learn it, not quietly get the public view.  What the caller may then see is
+decided in catalogue/policy.py, not here.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy import Engine
+
+from pancommons.accounts import sessions, store, tokens
+from pancommons.accounts.oidc import InvalidToken, OpenIdProvider, ProviderUnavailable
+from pancommons.accounts.secrets import API_TOKEN_PREFIX
+from pancommons.catalogue.policy import ANONYMOUS, Caller
+from pancommons.config import Settings
+
+log = logging.getLogger("pancommons.auth")
+
+
+@dataclass
+class Authentication:
+    """What the application knows how to recognise callers with (``app.state.auth``)."""
+
+    engine: Engine  # a writer: sessions, tokens' last use, accounts made on first sign-in
+    settings: Settings
+    provider: OpenIdProvider | None
+
+    @classmethod
+    def of(cls, engine: Engine, settings: Settings) -> Authentication:
+        provider = OpenIdProvider(settings) if settings.oidc_issuer and settings.oidc_client_id else None
+        return cls(engine, settings, provider)
+
+
+def authentication(request: Request) -> Authentication:
+    return request.app.state.auth
+
+
+def caller(request: Request) -> Caller:
+    """The caller of this request (resolved once per request, whoever asks)."""
+    known = getattr(request.state, "caller", None)
+    if known is not None:
+        return known
+    auth = authentication(request)
+    header = request.headers.get("authorization")
+    if header is not None:
+        found = _bearer(auth, header)
+    else:
+        account_id = sessions.account_of(auth.engine, request.cookies.get(sessions.COOKIE))
+        found = (store.caller_for(auth.engine, account_id) if account_id is not None else None) or ANONYMOUS
+    request.state.caller = found
+    return found
+
+
+def _bearer(auth: Authentication, header: str) -> Caller:
+    scheme, _, credentials = header.strip().partition(" ")
+    credentials = credentials.strip()
+    if scheme.lower() != "bearer" or not credentials:
+        raise _unauthorized("use `Authorization: Bearer <token>` (a personal API token or the provider's access token)")
+    if credentials.startswith(API_TOKEN_PREFIX):
+        account_id = tokens.account_of(auth.engine, credentials)
+        if account_id is None:
+            raise _unauthorized("the API token is unknown, expired or revoked")
+    else:
+        if auth.provider is None:
+            raise _unauthorized("this node accepts personal API tokens only (no OpenID provider is configured)")
+        try:
+            claims = auth.provider.access_claims(credentials)
+        except InvalidToken as reason:
+            raise _unauthorized(f"the access token is not valid here: {reason}") from None
+        except ProviderUnavailable as reason:
+            log.warning("bearer token not checked: %s", reason)
+            raise HTTPException(503, "the identity provider cannot be reached to check the token; try again") from None
+        account_id = store.account_for_subject(auth.engine, auth.provider.issuer, claims["sub"])
+        if account_id is None:  # first seen through the API: the account is made from what the token says
+            account_id = store.sign_in_from_provider(auth.engine, auth.provider.issuer, claims["sub"],
+                                                     auth.provider.identity(claims), claims.get("preferred_username"))
+        if account_id is None:
+            raise _unauthorized("this account is deactivated")
+    found = store.caller_for(auth.engine, account_id)
+    if found is None:
+        raise _unauthorized("this account is deactivated")
+    return found
+
+
+def _unauthorized(message: str) -> HTTPException:
+    quoted = message.replace("\\", "").replace('"', "'")
+    return HTTPException(401, message, headers={"WWW-Authenticate": f'Bearer error="invalid_token", error_description="{quoted}"'})
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
