@@ -31,11 +31,13 @@ def api_client(settings, techniques) -> Iterator[TestClient]:
     """The API (and portal) over a catalogue; its reader connections are closed at the end, so the
     suite's many PostgreSQL catalogues never hold more connections than the server allows."""
     reader = make_engine(settings.resolved_database_url, reader=True)
+    app = create_app(settings, Catalogue(reader, techniques))
     try:
-        with TestClient(create_app(settings, Catalogue(reader, techniques))) as client:
+        with TestClient(app) as client:
             yield client
     finally:
         reader.dispose()
+        app.state.auth.engine.dispose()
 
 
 @pytest.fixture

@@ -87,6 +87,12 @@ def authenticate_local(engine: Engine, username: str, password: str) -> int | No
     return row.id
 
 
+def has_local_accounts(engine: Engine) -> bool:
+    """Whether the login page offers the username and password form."""
+    with engine.connect() as connection:
+        return connection.execute(select(Account.id).where(Account.password_hash.is_not(None)).limit(1)).first() is not None
+
+
 def sign_in_from_provider(engine: Engine, issuer: str, subject: str, identity: Identity, preferred: str | None) -> int | None:
     """The account of the person the provider vouched for, made on their first sign-in and brought up
     to date on every one (a new ORCID or e-mail at the provider changes what they see here).

@@ -25,6 +25,7 @@ from pancommons.config import Settings, load_settings
 from pancommons.db.engine import make_engine
 from pancommons.db.migrate import upgrade
 from pancommons.nexus.browse import OpenFiles
+from pancommons.portal import account_routes
 from pancommons.portal import routes as portal_routes
 
 log = logging.getLogger("pancommons.api")
@@ -78,6 +79,7 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
     app.state.open_files = OpenFiles()
     app.include_router(hdf5.router)
     app.include_router(portal_routes.router)
+    app.include_router(account_routes.router)
     app.mount("/static", portal_routes.static, name="portal_static")
     app.add_exception_handler(404, _not_found_page)
     app.add_middleware(CaseInsensitiveCollections)

@@ -45,6 +45,8 @@ class ProposalPage:
     proposal: dict
     datasets: list[dict]
     more_datasets: int = 0
+    release_date: str | None = None
+    public: bool = True
 
 
 def dataset_page(catalogue: Catalogue, pid: str, caller: policy.Caller = policy.ANONYMOUS) -> DatasetPage | None:
@@ -105,7 +107,7 @@ def proposal_page(catalogue: Catalogue, pid: str, caller: policy.Caller = policy
         more = _count_of_proposal(catalogue, pid, caller) - MAX_LISTED_DATASETS
     for dataset in datasets:
         dataset.pop("documents", None)
-    return ProposalPage(proposal, datasets, more)
+    return ProposalPage(proposal, datasets, more, proposal.get("releaseDate"), bool(proposal.get("isPublic")))
 
 
 def _count_of_proposal(catalogue: Catalogue, pid: str, caller: policy.Caller) -> int:

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import InterfaceError, OperationalError, SQLAlchemyError
 
 from pancommons.catalogue import text_index
+from pancommons.catalogue.embargo import follow_proposals
 from pancommons.config import Settings
 from pancommons.db.engine import database_reason
 from pancommons.db.tables import Document, Member, utcnow
@@ -240,6 +241,7 @@ def import_proposals(path: Path, settings: Settings, engine: Engine) -> ImportRe
             if outcome != "unchanged":
                 touched.append(document_id)
         link_proposals(connection, document_ids=touched)
+        follow_proposals(connection, document_ids=touched)
         text_index.refresh_documents_with_datasets(connection, touched)
     return report
 
@@ -297,6 +299,9 @@ def _upsert(connection, rows: SharedRows, proposal: ProposalIn, file_facility: s
         (row.person_id, row.affiliation_id, row.role)
         for row in connection.execute(select(Member).where(Member.document_id == existing.id))
     ]
+    if existing.release_decided:  # a person moved this proposal's date (early release): the export does not move it back
+        values.pop("release_date")
+        values.pop("is_public")
     same = all(getattr(existing, key) == value for key, value in values.items()) and sorted(
         current_members, key=_member_order
     ) == sorted(members, key=_member_order)

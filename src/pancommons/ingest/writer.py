@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from pancommons.catalogue import text_index
+from pancommons.catalogue.embargo import follow_proposals
 from pancommons.config import Settings
 from pancommons.db.tables import (
     DataFile,
@@ -267,9 +268,12 @@ class CatalogueWriter:
 
     def _update_dataset(self, connection: Connection, dataset_id: int, values: dict) -> None:
         before = connection.execute(
-            select(Dataset.embargo_until, Dataset.proposal_number).where(Dataset.id == dataset_id)
+            select(Dataset.embargo_until, Dataset.embargo_decided, Dataset.proposal_number).where(Dataset.id == dataset_id)
         ).one()
-        if before.embargo_until == values["embargo_until"]:
+        if before.embargo_decided:  # a person decided this dataset's date: ingestion leaves it alone
+            values.pop("embargo_until")
+            values.pop("is_public")
+        elif before.embargo_until == values["embargo_until"]:
             # Access follows the embargo date ingestion derives; while that date
             # stands, an access decision already taken is left alone.
             values.pop("is_public")
@@ -382,6 +386,7 @@ class CatalogueWriter:
                 connection.execute(insert(table), rows)
         dataset_ids = [dataset_id for *_, ids in touched for dataset_id in ids]
         link_proposals(connection, dataset_ids=dataset_ids)
+        follow_proposals(connection, dataset_ids=dataset_ids)  # a dataset opens with its proposal
 
     def _source_path(self, located: LocatedFile, reference: str) -> str | None:
         """A raw file named by a processed one (relative to its directory, or absolute),

@@ -18,17 +18,24 @@ from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
-from pancommons.api.auth import CallerDep
-from pancommons.catalogue import landing
+from pancommons.accounts import audit
+from pancommons.api.auth import CallerDep, caller
+from pancommons.catalogue import embargo, landing
 from pancommons.catalogue.facets import facets
-from pancommons.catalogue.files import FileRefused, readable_file, viewed_from
+from pancommons.catalogue.files import (
+    FileRefused,
+    readable_file,
+    under_embargo,
+    viewed_from,
+)
+from pancommons.catalogue.policy import ANONYMOUS
 from pancommons.catalogue.search import Catalogue
-from pancommons.portal import describe
+from pancommons.portal import csrf, describe
 from pancommons.portal.search_form import (
     MAX_PAGE,
     PAGE_SIZE,
@@ -58,8 +65,15 @@ CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
 def _page(request: Request, template: str, status: int = 200, headers: dict | None = None, **context) -> HTMLResponse:
     context.setdefault("form", None)
     site = getattr(request.app.state.settings, "facility", "") or "pancommons"
-    return templates.TemplateResponse(request, template, {"site": f"{site} open data", **context},
-                                      status_code=status, headers=headers)
+    try:
+        visitor = caller(request)
+    except HTTPException:  # a bad bearer token on a page that did not ask who is calling (a 404 page)
+        visitor = ANONYMOUS
+    context.update(visitor=visitor, csrf_field=csrf.FIELD, csrf_token=csrf.form_token(request))
+    response = templates.TemplateResponse(request, template, {"site": f"{site} open data", **context},
+                                          status_code=status, headers=headers)
+    csrf.remember(request, response)
+    return response
 
 
 def not_found(request: Request, message: str) -> HTMLResponse:
@@ -124,6 +138,8 @@ def download_dataset(request: Request, pid: str, store: CatalogueDep, who: Calle
         except FileRefused as refused:
             return _page(request, "error.html", 409, code=409, heading="Not all files can be sent", message=str(refused))
         members.append((path, file["path"]))
+    if not page.public:
+        _audit_download(request, who, page.dataset["pid"], kind="dataset", files=len(members))
     manifest = "".join(f"{file['checksumAlgorithm']}:{file['checksum']}  {file['path']}\n" for file in page.files)
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", pid).strip("_") + ".zip"
     return StreamingResponse(zipped(members, manifest), media_type="application/zip",
@@ -141,7 +157,7 @@ def dataset_page(request: Request, pid: str, store: CatalogueDep, who: CallerDep
         request, "dataset.html", headers={"Link": describe.signposting(page, at)},
         page=page, at=at, jsonld=describe.schema_org(page, at, catalogue_name, str(request.url_for("home"))),
         cite=describe.citation(page, at), bib=describe.bibtex(page, at), spdx=describe.SPDX, human=human_size,
-        hdf5=_hdf5,
+        hdf5=_hdf5, may_release=not page.public and embargo.may_release(store.engine, who, dataset=pid),
     )
 
 
@@ -151,7 +167,8 @@ def proposal_page(request: Request, pid: str, store: CatalogueDep, who: CallerDe
     if page is None:
         return not_found(request, f"There is no proposal {pid!r} here, or it is not open to you.")
     more = json.dumps({"include": [{"relation": "documents", "scope": {"where": {"pid": pid}}}]})
-    return _page(request, "proposal.html", page=page, more_filter=more)
+    return _page(request, "proposal.html", page=page, more_filter=more,
+                 may_release=not page.public and embargo.may_release(store.engine, who, proposal=pid))
 
 
 @router.api_route("/files/{file_id}", methods=["GET", "HEAD"], name="download_file")
@@ -162,12 +179,20 @@ def download_file(request: Request, file_id: int, store: CatalogueDep, who: Call
         path, name = readable_file(store, file_id, who, request.app.state.settings.data_roots)
     except FileRefused as refused:
         return not_found(request, str(refused))
+    if request.method == "GET" and under_embargo(store, file_id):
+        _audit_download(request, who, name, kind="file", file=file_id, range=request.headers.get("range"))
     stat = os.stat(path)
     response = LargeChunkFileResponse(path, filename=name, media_type=describe.media_type(name), stat_result=stat)
     if _current(request, response.headers["etag"], stat.st_mtime):
         return Response(status_code=304, headers={"ETag": response.headers["etag"],
                                                   "Last-Modified": response.headers["last-modified"]})
     return response
+
+
+def _audit_download(request: Request, who, target: str, **detail) -> None:
+    """Every download of data under embargo is written to the audit log: who, what, when."""
+    with request.app.state.auth.engine.begin() as connection:
+        audit.record(connection, who.name or "anonymous", "embargoed-download", target, **detail)
 
 
 def _current(request: Request, etag: str, mtime: float) -> bool:
