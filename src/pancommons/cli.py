@@ -309,7 +309,7 @@ def demo(
 ) -> None:
     """Build a demo catalogue of two fictional facilities, show what it holds, and serve it."""
     from pancommons.catalogue.summary import summarise
-    from pancommons.demo import prepare_demo, prepare_federated_demo
+    from pancommons.demo import demo_login, prepare_demo, prepare_federated_demo
 
     with _friendly_errors():
         if serve_it and federated and not 0 < port < 65534:
@@ -337,6 +337,15 @@ def demo(
             "\nExplore it with the same commands a facility uses, pointed at the demo node:\n"
             f"  PANCOMMONS_HOME={nodes[0][1].home} pancommons status"
         )
+        if not federated:
+            engine = _engine(nodes[0][1])
+            login = demo_login(engine)
+            engine.dispose()
+            where = "127.0.0.1" if host == "0.0.0.0" else host
+            out.print(f"\nSign in at http://{where}:{port}/login as [bold]{login.username}[/bold] "
+                      f"with password [bold]{login.password}[/bold]" + (
+                          f": the principal investigator of {login.proposal}, embargoed until "
+                          f"{login.release_date:%Y-%m-%d}, whose data only its team sees" if login.proposal else ""))
     if serve_it and federated:
         _serve_federated_demo([settings for _, settings, _, _ in nodes], host, port)
     elif serve_it:
@@ -391,16 +400,6 @@ def _serve_federated_demo(nodes: list[Settings], host: str, port: int) -> None:
                     child.wait(10)
                 except subprocess.TimeoutExpired:
                     child.kill()
-
-
-@app.command()
-def release() -> None:
-    """Open the datasets and documents whose embargo or release date has passed (run it daily)."""
-    from pancommons.catalogue.release import release_embargoed
-
-    with _friendly_errors():
-        released = release_embargoed(_engine(_settings()))
-        out.print(f"released: {released.datasets} dataset(s), {released.documents} document(s)")
 
 
 @app.command()
@@ -483,6 +482,12 @@ def _federate(federation, host: str, port: int) -> None:
     out.print(f"\nFederated Search API: http://{shown}:{port}/api/Datasets   status: http://{shown}:{port}/api/status")
     out.print("Ctrl-C stops it.")
     uvicorn.run(create_federation_app(federation), host=host, port=port, log_level="warning")
+
+
+# Who may see what: accounts, tokens, releases and the audit log (their own module).
+from pancommons import cli_access  # noqa: E402
+
+cli_access.register(app)
 
 
 def main() -> None:  # pragma: no cover - console entry point

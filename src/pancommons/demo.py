@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from pancommons.config import PANET_RELEASE, Settings
@@ -118,6 +121,39 @@ def prepare_demo(
     report = ingest([str(data)], settings, engine, workers=min(2, os.cpu_count() or 1), progress=ingested)
     engine.dispose()
     return settings, report, proposals
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    password: str
+    proposal: str | None  # pid of the embargoed proposal the demo user leads
+    release_date: datetime | None
+
+
+def demo_login(engine) -> DemoLogin:
+    """The demo's local account ``demo``, with a fresh password: the principal investigator of an
+    embargoed proposal (by their ORCID), so signing in shows what only a team sees."""
+    from sqlalchemy import select
+
+    from pancommons.accounts import store
+    from pancommons.db import tables as t
+
+    with engine.connect() as connection:
+        found = connection.execute(
+            select(t.Document.pid, t.Document.release_date, t.Person.orcid, t.Person.full_name)
+            .join(t.Member, t.Member.document_id == t.Document.id).join(t.Person, t.Person.id == t.Member.person_id)
+            .where(t.Document.release_date > datetime.now(UTC), t.Person.orcid.is_not(None),
+                   t.Member.role == "principal_investigator")
+            .order_by(t.Document.pid).limit(1)
+        ).first()
+    password = secrets.token_urlsafe(9)
+    try:
+        store.create_local(engine, "demo", password, store.Identity(
+            display_name=found.full_name if found else "Demo user", orcid=found.orcid if found else None))
+    except store.AccountError:  # made by an earlier demo run: a new password, the same person
+        store.set_password(engine, "demo", password)
+    return DemoLogin("demo", password, found.pid if found else None, found.release_date if found else None)
 
 
 def prepare_federated_demo(base: Settings, count: int, seed: int, progress: Progress | None = None):

@@ -79,8 +79,9 @@ def of_account(engine: Engine, account_id: int) -> list[TokenView]:
         return [
             TokenView(row.id, row.name, row.hint, row.created_at, row.expires_at, row.revoked_at, row.last_used_at)
             for row in connection.execute(
-                select(ApiToken).where(ApiToken.account_id == account_id).order_by(ApiToken.created_at.desc())
-            ).scalars()
+                select(ApiToken.__table__).where(ApiToken.account_id == account_id)
+                .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+            )
         ]
 
 
