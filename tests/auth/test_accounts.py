@@ -342,3 +342,16 @@ def test_pages_of_a_signed_in_member(node, engine):
     assert node.get("/me/data", params={"page": "²"}).status_code == 200  # odd input, no 500
     landing = node.get("/datasets/" + quote(_datasets_of(engine, proposal.id)[0], safe=""))
     assert landing.status_code == 200 and "Embargoed until" in landing.text and "Release this dataset now" in landing.text
+
+
+def test_a_facility_may_show_what_it_holds_under_embargo_and_nothing_more(node, engine, settings):
+    proposal = _embargoed_proposal(engine)
+    pid = _datasets_of(engine, proposal.id)[0]
+    address = "/datasets/" + quote(pid, safe="")
+    assert node.get(address).status_code == 404  # by default an embargoed dataset is invisible
+    with portal_client(settings.model_copy(update={"embargoed_metadata_visible": True})) as shown:
+        page = shown.get(address)
+        assert page.status_code == 200 and "Under embargo until" in page.text and pid in page.text
+        assert "/files/" not in page.text and "application/ld+json" not in page.text and "@" not in page.text.split("<main>")[1]
+        assert shown.get("/api/Datasets/" + quote(pid, safe="")).status_code == 404  # the API still hides it
+        assert shown.get("/datasets/no-such-dataset").status_code == 404

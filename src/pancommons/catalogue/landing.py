@@ -11,6 +11,7 @@ is not shown, not even by title.  No e-mail address ever leaves this module.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
@@ -81,6 +82,40 @@ def dataset_page(catalogue: Catalogue, pid: str, caller: policy.Caller = policy.
         embargo_until=record.get("embargoUntil"),
         public=bool(record.get("isPublic")),
     )
+
+
+@dataclass
+class EmbargoedSummary:
+    """What a metadata-only page shows of a dataset the caller may not see (a facility option)."""
+
+    pid: str
+    title: str
+    kind: str
+    facility: str | None
+    instrument: str | None
+    proposal: str | None
+    release_date: datetime | None
+    license: str | None
+
+
+def embargoed_summary(catalogue: Catalogue, pid: str, caller: policy.Caller, facility_shows_embargoed: bool) -> EmbargoedSummary | None:
+    datasets = TABLES["Dataset"]
+    visibility = policy.visibility_for(caller, datetime.now(UTC))
+    proposal = (
+        select(t.Document.title).join(t.DocumentDataset, t.DocumentDataset.document_id == t.Document.id)
+        .where(t.DocumentDataset.dataset_id == datasets.c.id, t.Document.type == "proposal").limit(1).scalar_subquery()
+    )
+    with catalogue.engine.connect() as connection:
+        row = connection.execute(
+            select(datasets.c.pid, datasets.c.title, datasets.c.kind, datasets.c.facility, datasets.c.embargo_until,
+                   datasets.c.license, t.Instrument.name.label("instrument"), proposal.label("proposal"))
+            .outerjoin(t.Instrument, t.Instrument.id == datasets.c.instrument_id)
+            .where(datasets.c.pid == pid, visibility.dataset_summaries(datasets, facility_shows_embargoed))
+        ).first()
+    if row is None:
+        return None
+    return EmbargoedSummary(row.pid, row.title, row.kind, row.facility, row.instrument, row.proposal,
+                            row.embargo_until, row.license)
 
 
 def _linked(connection, compiler, other_end, this_end, dataset_id: int) -> list[dict]:

@@ -149,6 +149,12 @@ class Visibility:
         granted = self.datasets_granted(alias)
         return opened if granted is None else and_(opened, not_(granted))
 
+    def dataset_summaries(self, alias: FromClause, facility_shows_embargoed: bool) -> ColumnElement[bool]:
+        """Datasets whose summary (title, facility, instrument, proposal, release date — no files, no
+        values, no people) this caller may see: those they see, and, where the facility chose to show
+        what it holds (``embargoed_metadata_visible``), every other one too."""
+        return true() if facility_shows_embargoed else self.datasets(alias)
+
     def documents(self, alias: FromClause) -> ColumnElement[bool]:
         caller = self.caller
         if caller.staff:

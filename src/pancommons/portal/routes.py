@@ -150,6 +150,10 @@ def download_dataset(request: Request, pid: str, store: CatalogueDep, who: Calle
 def dataset_page(request: Request, pid: str, store: CatalogueDep, who: CallerDep):
     page = landing.dataset_page(store, pid, who)
     if page is None:
+        shows = request.app.state.settings.embargoed_metadata_visible
+        summary = landing.embargoed_summary(store, pid, who, shows) if shows else None
+        if summary is not None:
+            return _page(request, "dataset_embargoed.html", summary=summary)
         return not_found(request, f"There is no dataset {pid!r} here, or it is not open to you.")
     at = _addresses(request, page)
     catalogue_name = f"{getattr(request.app.state.settings, 'facility', '') or 'pancommons'} open data"
