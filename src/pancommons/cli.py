@@ -3,26 +3,23 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from pancommons.config import Settings, load_settings
+from pancommons import cli_access
+from pancommons.cli_common import (
+    CliError,
+    catalogue_engine,
+    friendly_errors,
+    node_settings,
+    out,
+    progress_bar,
+)
+from pancommons.config import Settings
 from pancommons.units import human_size
 
 app = typer.Typer(
@@ -31,37 +28,14 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True)  # one line per file: greppable, never wrapped mid-path
-err = Console(stderr=True, soft_wrap=True)
-
-
-class CliError(Exception):
-    """A problem to tell the user in one line, then exit non-zero."""
-
-
-@contextmanager
-def _friendly_errors():
-    try:
-        yield
-    except CliError as error:
-        err.print(f"[red]error:[/red] {error}", highlight=False)
-        raise typer.Exit(1) from None
-    except OperationalError as error:
-        err.print(f"[red]error:[/red] cannot use the catalogue database: {error.orig}", highlight=False)
-        raise typer.Exit(1) from None
-    except SQLAlchemyError as error:
-        from pancommons.db.engine import database_reason
-
-        err.print(f"[red]error:[/red] the catalogue database refused the change: {database_reason(error)}", highlight=False)
-        raise typer.Exit(1) from None
-
-
 def _version(value: bool) -> None:
     if value:
         from pancommons import __version__
 
         out.print(f"pancommons {__version__}")
         raise typer.Exit()
+
+
 
 
 @app.callback()
@@ -73,51 +47,12 @@ def _main(
     """pancommons: the open data commons of a photon or neutron facility."""
 
 
-def _settings(**overrides) -> Settings:
-    try:
-        return load_settings(**{key: value for key, value in overrides.items() if value is not None})
-    except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}" for problem in error.errors()
-        )
-        raise CliError(f"invalid settings ({problems})") from None
-    except (OSError, ValueError) as error:  # unreadable or malformed TOML file
-        raise CliError(f"cannot read settings: {error}") from None
-
-
-def _engine(settings: Settings) -> Engine:
-    from pancommons.db.engine import DatabaseUrlError, make_engine
-    from pancommons.db.migrate import upgrade
-
-    try:
-        engine = make_engine(settings.resolved_database_url)
-    except (DatabaseUrlError, ModuleNotFoundError) as error:
-        raise CliError(str(error)) from None
-    try:
-        upgrade(engine)
-    except SQLAlchemyError as error:
-        raise CliError(f"cannot open the catalogue at {engine.url.render_as_string()}: {getattr(error, 'orig', error)}") from None
-    return engine
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        transient=False,
-    )
-
-
 @app.command()
 def init() -> None:
     """Create the catalogue database, or bring it to the current schema."""
-    with _friendly_errors():
-        settings = _settings()
-        engine = _engine(settings)
+    with friendly_errors():
+        settings = node_settings()
+        engine = catalogue_engine(settings)
         out.print(f"catalogue ready: {engine.url.render_as_string()}")
 
 
@@ -138,16 +73,16 @@ def ingest(
     from pancommons.ingest.pipeline import NothingToDo, check_paths, count_candidates
     from pancommons.ingest.pipeline import ingest as run_ingest
 
-    with _friendly_errors():
-        settings = _settings()
+    with friendly_errors():
+        settings = node_settings()
         if data_root:
-            settings = _settings(data_roots=[*settings.data_roots, *data_root])
-        engine = _engine(settings)
+            settings = node_settings(data_roots=[*settings.data_roots, *data_root])
+        engine = catalogue_engine(settings)
         names = [str(path) for path in paths]
         try:
             check_paths(names, settings)  # before any progress bar is drawn
             total = count_candidates(names, settings)
-            with _progress() as progress:
+            with progress_bar() as progress:
                 task = progress.add_task("ingesting", total=total)
                 report = run_ingest(names, settings, engine, workers=workers, progress=lambda n: progress.advance(task, n))
         except NothingToDo as error:
@@ -188,9 +123,9 @@ def import_proposals(
     from pancommons.ingest.proposals import ProposalFileError
     from pancommons.ingest.proposals import import_proposals as run_import
 
-    with _friendly_errors():
-        settings = _settings()
-        engine = _engine(settings)
+    with friendly_errors():
+        settings = node_settings()
+        engine = catalogue_engine(settings)
         try:
             report = run_import(file, settings, engine)
         except ProposalFileError as error:
@@ -217,9 +152,9 @@ def import_panosc(
     from pancommons.ingest.panosc_import import MODELS, PanoscImportError
     from pancommons.ingest.panosc_import import import_panosc as run_import
 
-    with _friendly_errors():
-        settings = _settings()
-        engine = _engine(settings)
+    with friendly_errors():
+        settings = node_settings()
+        engine = catalogue_engine(settings)
         try:
             report = run_import(file, engine)
         except PanoscImportError as error:
@@ -255,8 +190,8 @@ def synth(
     """Write realistic synthetic NeXus files and their proposals (proposals.json)."""
     from pancommons.nexus.synth import write_corpus
 
-    with _friendly_errors():
-        with _progress() as progress:
+    with friendly_errors():
+        with progress_bar() as progress:
             task = progress.add_task("writing", total=count)
             summary = write_corpus(
                 outdir, count, seed, workers=workers, facilities=facility, progress=lambda n: progress.advance(task, n)
@@ -269,9 +204,9 @@ def status() -> None:
     """What the catalogue holds."""
     from pancommons.catalogue.summary import summarise
 
-    with _friendly_errors():
-        settings = _settings()
-        engine = _engine(settings)
+    with friendly_errors():
+        settings = node_settings()
+        engine = catalogue_engine(settings)
         _print_summary(summarise(engine), engine)
 
 
@@ -311,11 +246,11 @@ def demo(
     from pancommons.catalogue.summary import summarise
     from pancommons.demo import demo_login, prepare_demo, prepare_federated_demo
 
-    with _friendly_errors():
+    with friendly_errors():
         if serve_it and federated and not 0 < port < 65534:
             raise CliError("--federated serves the nodes on the two ports after --port: give a port from 1 to 65533")
-        base = _settings()
-        with _progress() as progress:
+        base = node_settings()
+        with progress_bar() as progress:
             task = progress.add_task("demo", total=None)
 
             def tell(label, done, total):
@@ -330,7 +265,7 @@ def demo(
             out.print(f"ingest: {report.summary_line()}; proposals: {proposals.summary_line()}")
             if report.warnings:
                 out.print(f"{len(report.warnings)} warnings in {report.warned_files} file(s); `pancommons ingest` lists them")
-            engine = _engine(settings)
+            engine = catalogue_engine(settings)
             _print_summary(summarise(engine), engine)
             engine.dispose()
         out.print(
@@ -338,7 +273,7 @@ def demo(
             f"  PANCOMMONS_HOME={nodes[0][1].home} pancommons status"
         )
         if not federated:
-            engine = _engine(nodes[0][1])
+            engine = catalogue_engine(nodes[0][1])
             login = demo_login(engine)
             engine.dispose()
             where = "127.0.0.1" if host == "0.0.0.0" else host
@@ -363,7 +298,7 @@ def _serve_federated_demo(nodes: list[Settings], host: str, port: int) -> None:
 
     from pancommons.federation.config import FederationConfig
 
-    with _friendly_errors():
+    with friendly_errors():
         children, urls = [], []
         try:
             for number, settings in enumerate(nodes, 1):
@@ -411,9 +346,9 @@ def serve(
     ] = None,
 ) -> None:
     """Serve the catalogue: the PaNOSC Search API under /api (OpenAPI documentation at /docs)."""
-    with _friendly_errors():
-        settings = _settings()
-        _engine(settings).dispose()  # the schema is current and the database reachable before workers start
+    with friendly_errors():
+        settings = node_settings()
+        catalogue_engine(settings).dispose()  # the schema is current and the database reachable before workers start
         _serve(settings, host, port, workers or settings.serve_workers)
 
 
@@ -455,7 +390,7 @@ def federate(
     )
     from pancommons.federation.providers import ProviderError
 
-    with _friendly_errors():
+    with friendly_errors():
         try:
             if config is not None:
                 federation = FederationConfig.from_file(config, timeout, provider or [])
@@ -484,10 +419,7 @@ def _federate(federation, host: str, port: int) -> None:
     uvicorn.run(create_federation_app(federation), host=host, port=port, log_level="warning")
 
 
-# Who may see what: accounts, tokens, releases and the audit log (their own module).
-from pancommons import cli_access  # noqa: E402
-
-cli_access.register(app)
+cli_access.register(app)  # who may see what: accounts, tokens, releases and the audit log
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -12,7 +12,13 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from pancommons.cli import CliError, _engine, _friendly_errors, _settings, out
+from pancommons.cli_common import (
+    CliError,
+    catalogue_engine,
+    friendly_errors,
+    node_settings,
+    out,
+)
 
 accounts_app = typer.Typer(help="Accounts of people and services, and their roles.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Personal API tokens (Authorization: Bearer …) for scripts and notebooks.", no_args_is_help=True)
@@ -38,8 +44,8 @@ def add_account(
     """Make a local account (the embedded default's logins, or a service account for tokens)."""
     from pancommons.accounts import store
 
-    with _friendly_errors():
-        engine = _engine(_settings())
+    with friendly_errors():
+        engine = catalogue_engine(node_settings())
         secret = _new_password() if password else None
         try:
             store.create_local(engine, username, secret, store.Identity(name, email, bool(email), orcid, facility_user_id))
@@ -65,9 +71,9 @@ def list_accounts() -> None:
     """Every account with its roles."""
     from pancommons.accounts import store
 
-    with _friendly_errors():
+    with friendly_errors():
         table = Table("username", "name", "kind", "ORCID", "roles", "active")
-        for account in store.list_accounts(_engine(_settings())):
+        for account in store.list_accounts(catalogue_engine(node_settings())):
             table.add_row(account.username, account.display_name, "local" if account.local else "provider",
                           account.orcid or "", ", ".join(account.roles), "yes" if account.active else "no")
         out.print(table)
@@ -82,9 +88,9 @@ def grant(
     """Give an account a role."""
     from pancommons.accounts import store
 
-    with _friendly_errors():
+    with friendly_errors():
         try:
-            store.grant(_engine(_settings()), username, role, instrument)
+            store.grant(catalogue_engine(node_settings()), username, role, instrument)
         except store.AccountError as problem:
             raise CliError(str(problem)) from None
         out.print(f"{username} is {role}" + (f" of {instrument}" if instrument else ""))
@@ -99,9 +105,9 @@ def revoke_role(
     """Take a role away from an account."""
     from pancommons.accounts import store
 
-    with _friendly_errors():
+    with friendly_errors():
         try:
-            store.revoke(_engine(_settings()), username, role, instrument)
+            store.revoke(catalogue_engine(node_settings()), username, role, instrument)
         except store.AccountError as problem:
             raise CliError(str(problem)) from None
         out.print(f"{username} is no longer {role}")
@@ -112,9 +118,9 @@ def deactivate(username: str) -> None:
     """Stop an account: its sessions and tokens stop working at once."""
     from pancommons.accounts import store
 
-    with _friendly_errors():
+    with friendly_errors():
         try:
-            store.set_active(_engine(_settings()), username, False)
+            store.set_active(catalogue_engine(node_settings()), username, False)
         except store.AccountError as problem:
             raise CliError(str(problem)) from None
         out.print(f"{username} deactivated")
@@ -125,9 +131,9 @@ def password(username: str) -> None:
     """Set a local account's password."""
     from pancommons.accounts import store
 
-    with _friendly_errors():
+    with friendly_errors():
         try:
-            store.set_password(_engine(_settings()), username, _new_password())
+            store.set_password(catalogue_engine(node_settings()), username, _new_password())
         except store.AccountError as problem:
             raise CliError(str(problem)) from None
         out.print(f"password of {username} set")
@@ -142,9 +148,9 @@ def create_token(
     """Make a personal API token for an account and print it (once: only its hash is kept)."""
     from pancommons.accounts import store, tokens
 
-    with _friendly_errors():
-        settings = _settings()
-        engine = _engine(settings)
+    with friendly_errors():
+        settings = node_settings()
+        engine = catalogue_engine(settings)
         account = _account_id(engine, username)
         try:
             secret, view = tokens.create(engine, account, name, days or settings.api_token_days, actor="system")
@@ -159,8 +165,8 @@ def list_tokens(username: str) -> None:
     """An account's tokens (never their text)."""
     from pancommons.accounts import tokens
 
-    with _friendly_errors():
-        engine = _engine(_settings())
+    with friendly_errors():
+        engine = catalogue_engine(node_settings())
         table = Table("id", "name", "starts with", "expires", "last used", "state")
         for token in tokens.of_account(engine, _account_id(engine, username)):
             table.add_row(str(token.id), token.name, token.hint + "…", f"{token.expires_at:%Y-%m-%d}",
@@ -173,9 +179,9 @@ def revoke_token(token_id: int) -> None:
     """Revoke a token (any account's)."""
     from pancommons.accounts import store, tokens
 
-    with _friendly_errors():
+    with friendly_errors():
         try:
-            tokens.revoke(_engine(_settings()), None, token_id, actor="system")
+            tokens.revoke(catalogue_engine(node_settings()), None, token_id, actor="system")
         except store.AccountError as problem:
             raise CliError(str(problem)) from None
         out.print(f"token {token_id} revoked")
@@ -205,8 +211,8 @@ def release(
     from pancommons.catalogue import embargo, policy
     from pancommons.catalogue.release import release_embargoed
 
-    with _friendly_errors():
-        engine = _engine(_settings())
+    with friendly_errors():
+        engine = catalogue_engine(node_settings())
         if proposal is None and dataset is None:
             if until or as_user:
                 raise CliError("--until and --as need --proposal or --dataset")
@@ -248,9 +254,9 @@ def audit(
     """The audit log: changes of access, and downloads of embargoed data."""
     from pancommons.accounts import audit as log
 
-    with _friendly_errors():
+    with friendly_errors():
         table = Table("when (UTC)", "who", "action", "target", "detail")
-        for event in log.recent(_engine(_settings()), limit, action, target):
+        for event in log.recent(catalogue_engine(node_settings()), limit, action, target):
             detail = ", ".join(f"{key}={value}" for key, value in event.detail.items() if value is not None)
             table.add_row(f"{event.at:%Y-%m-%d %H:%M:%S}", event.actor, event.action, event.target, detail)
         out.print(table)

@@ -31,6 +31,7 @@ from pancommons.config import Settings
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 DISCOVERY_TTL = 3600.0
 KEYS_REFRESH = 10.0  # least seconds between two fetches of the provider's keys
+KEYS_MAX_AGE = 3600.0  # the keys are fetched again at least this often
 LEEWAY = 30  # seconds of clock difference tolerated on exp/nbf/iat
 TIMEOUT = httpx.Timeout(10.0)
 
@@ -95,6 +96,8 @@ class OpenIdProvider:
             return self._metadata
 
     def _key(self, kid: str | None, algorithm: str) -> jwt.PyJWK:
+        if time.monotonic() - self._keys_at > KEYS_MAX_AGE:  # a key the provider withdrew is not trusted for long
+            self._refresh_keys()
         key = self._find_key(kid)
         if key is None:  # a key not seen before: the provider may have rotated its keys
             self._refresh_keys()
@@ -135,8 +138,8 @@ class OpenIdProvider:
         except jwt.PyJWTError:
             raise InvalidToken("not a JWT") from None
         algorithm = header.get("alg")
-        if algorithm not in ASYMMETRIC:
-            raise InvalidToken(f"algorithm {algorithm!r} is not accepted")
+        if not isinstance(algorithm, str) or algorithm not in ASYMMETRIC:
+            raise InvalidToken(f"algorithm {str(algorithm)[:20]!r} is not accepted")
         key = self._key(header.get("kid"), algorithm)
         try:
             claims = jwt.decode(
@@ -163,6 +166,12 @@ class OpenIdProvider:
         claims = self.decode(token, self.audience)
         if "nonce" in claims or str(claims.get("typ", "")).lower() == "id":
             raise InvalidToken("an ID token is not an access token")
+        if self.audience == self.client_id and _token_type(token) not in ("at+jwt", "application/at+jwt"):
+            # Our client id is also the audience of every ID token the provider gives us (with or without
+            # a nonce): without an audience of its own, only a token typed as an access token (RFC 9068) is one.
+            raise InvalidToken("not typed as an access token (at+jwt); set oidc_audience to the API's own audience")
+        if claims.get("client_id") is not None and claims.get("client_id") == claims["sub"]:
+            raise InvalidToken("a client's own token (client credentials) names no person; use a personal API token")
         return claims
 
     def identity(self, claims: dict) -> Identity:
@@ -232,6 +241,13 @@ class OpenIdProvider:
         except (httpx.HTTPError, ValueError):
             return {}
         return found if isinstance(found, dict) else {}
+
+
+def _token_type(token: str) -> str:
+    try:
+        return str(jwt.get_unverified_header(token).get("typ", "")).lower()
+    except jwt.PyJWTError:
+        return ""
 
 
 def _get_json(url: str) -> dict:

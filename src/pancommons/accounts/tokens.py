@@ -56,8 +56,9 @@ def create(engine: Engine, account_id: int, name: str, days: int, actor: str) ->
     return secret, TokenView(token_id, name, values["hint"], now, values["expires_at"], None, None)
 
 
-def account_of(engine: Engine, secret: str) -> int | None:
-    """The active account a token belongs to, if the token is known, unexpired and not revoked."""
+def account_of(engine: Engine, secret: str, writer: Engine | None = None) -> int | None:
+    """The active account a token belongs to, if the token is known, unexpired and not revoked
+    (looked up on ``engine``; its last use written through ``writer``, when given, else ``engine``)."""
     now = datetime.now(UTC)
     with engine.connect() as connection:
         row = connection.execute(
@@ -69,7 +70,7 @@ def account_of(engine: Engine, secret: str) -> int | None:
     if row is None:
         return None
     if row.last_used_at is None or now - row.last_used_at > USED_PRECISION:
-        with engine.begin() as connection:
+        with (writer or engine).begin() as connection:
             connection.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
     return row.account_id
 

@@ -73,7 +73,7 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
     )
     app.state.catalogue = catalogue
     app.state.settings = settings
-    app.state.auth = Authentication.of(writer, settings)
+    app.state.auth = Authentication.of(writer, catalogue.engine, settings)
     errors.install(app)
     app.include_router(router)
     app.state.open_files = OpenFiles()

@@ -30,13 +30,14 @@ class Authentication:
     """What the application knows how to recognise callers with (``app.state.auth``)."""
 
     engine: Engine  # a writer: sessions, tokens' last use, accounts made on first sign-in
+    reader: Engine  # the catalogue's: recognising a caller on every request never waits for a writer
     settings: Settings
     provider: OpenIdProvider | None
 
     @classmethod
-    def of(cls, engine: Engine, settings: Settings) -> Authentication:
+    def of(cls, engine: Engine, reader: Engine, settings: Settings) -> Authentication:
         provider = OpenIdProvider(settings) if settings.oidc_issuer and settings.oidc_client_id else None
-        return cls(engine, settings, provider)
+        return cls(engine, reader, settings, provider)
 
 
 def authentication(request: Request) -> Authentication:
@@ -53,8 +54,8 @@ def caller(request: Request) -> Caller:
     if header is not None:
         found = _bearer(auth, header)
     else:
-        account_id = sessions.account_of(auth.engine, request.cookies.get(sessions.COOKIE))
-        found = (store.caller_for(auth.engine, account_id) if account_id is not None else None) or ANONYMOUS
+        account_id = sessions.account_of(auth.reader, request.cookies.get(sessions.COOKIE))
+        found = (store.caller_for(auth.reader, account_id) if account_id is not None else None) or ANONYMOUS
     request.state.caller = found
     return found
 
@@ -65,7 +66,7 @@ def _bearer(auth: Authentication, header: str) -> Caller:
     if scheme.lower() != "bearer" or not credentials:
         raise _unauthorized("use `Authorization: Bearer <token>` (a personal API token or the provider's access token)")
     if credentials.startswith(API_TOKEN_PREFIX):
-        account_id = tokens.account_of(auth.engine, credentials)
+        account_id = tokens.account_of(auth.reader, credentials, writer=auth.engine)
         if account_id is None:
             raise _unauthorized("the API token is unknown, expired or revoked")
     else:
@@ -78,13 +79,16 @@ def _bearer(auth: Authentication, header: str) -> Caller:
         except ProviderUnavailable as reason:
             log.warning("bearer token not checked: %s", reason)
             raise HTTPException(503, "the identity provider cannot be reached to check the token; try again") from None
-        account_id = store.account_for_subject(auth.engine, auth.provider.issuer, claims["sub"])
+        account_id = store.account_for_subject(auth.reader, auth.provider.issuer, claims["sub"])
         if account_id is None:  # first seen through the API: the account is made from what the token says
-            account_id = store.sign_in_from_provider(auth.engine, auth.provider.issuer, claims["sub"],
-                                                     auth.provider.identity(claims), claims.get("preferred_username"))
+            try:
+                account_id = store.sign_in_from_provider(auth.engine, auth.provider.issuer, claims["sub"],
+                                                         auth.provider.identity(claims), claims.get("preferred_username"))
+            except store.AccountError as reason:  # e.g. an ORCID claim that is no ORCID
+                raise _unauthorized(f"the access token's identity is not usable here: {reason}") from None
         if account_id is None:
             raise _unauthorized("this account is deactivated")
-    found = store.caller_for(auth.engine, account_id)
+    found = store.caller_for(auth.reader, account_id)
     if found is None:
         raise _unauthorized("this account is deactivated")
     return found

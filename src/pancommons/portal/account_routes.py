@@ -36,7 +36,9 @@ CsrfField = Annotated[str | None, Form(alias=csrf.FIELD)]
 
 def _safe_next(target: str | None, default: str = "/me/proposals") -> str:
     """Only a path on this site: never another host, however the address is spelled."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or any(c in target for c in "\r\n\\"):
+    # Browsers drop tabs and newlines from addresses ("/\t/evil" becomes "//evil"): no control
+    # character, no space, no backslash at all.
+    if not target or not target.startswith("/") or target.startswith("//") or any(c <= " " or c == "\\" for c in target):
         return default
     return target
 
@@ -74,7 +76,7 @@ def _must_sign_in(request: Request, who: Caller) -> Response | None:
 @router.get("/login", name="login")
 def login_page(request: Request, auth: AuthDep, next: str | None = None):
     return _page(request, "login.html", provider=auth.provider, next=_safe_next(next), error=None,
-                 local=accounts.has_local_accounts(auth.engine))
+                 local=accounts.has_local_accounts(auth.reader))
 
 
 @router.post("/login", name="login_local")
@@ -191,7 +193,7 @@ def my_tokens(request: Request, auth: AuthDep, who: CallerDep):
 def _tokens_page(request: Request, auth: Authentication, who: Caller, status: int = 200, new: str | None = None,
                  error: str | None = None):
     headers = {"Cache-Control": "no-store"}  # a page showing a token once is never kept by a cache
-    return _page(request, "my_tokens.html", status, headers=headers, tokens=tokens.of_account(auth.engine, who.account_id),
+    return _page(request, "my_tokens.html", status, headers=headers, tokens=tokens.of_account(auth.reader, who.account_id),
                  new_token=new, error=error, default_days=auth.settings.api_token_days, max_days=tokens.MAX_DAYS)
 
 
