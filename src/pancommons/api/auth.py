@@ -13,7 +13,8 @@ import logging
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Request, Security
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 
 from pancommons.accounts import sessions, store, tokens
@@ -44,7 +45,11 @@ def authentication(request: Request) -> Authentication:
     return request.app.state.auth
 
 
-def caller(request: Request) -> Caller:
+# Declared so the OpenAPI document tells clients how to authenticate; the header is read below.
+BEARER = HTTPBearer(auto_error=False, description="a personal API token (pct_…) or the OpenID provider's access token")
+
+
+def caller(request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None) -> Caller:
     """The caller of this request (resolved once per request, whoever asks)."""
     known = getattr(request.state, "caller", None)
     if known is not None:

@@ -7,12 +7,34 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from pancommons.query.filter import FilterError
 
 log = logging.getLogger("pancommons.api")
+
+
+class ErrorDetail(BaseModel):
+    statusCode: int
+    name: str
+    message: str
+    where: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """LoopBack's error shape, which PaNOSC clients parse."""
+
+    error: ErrorDetail
+
+
+def documented(*statuses: int) -> dict:
+    """OpenAPI ``responses`` for the errors a route answers, in the shape it answers them."""
+    reasons = {400: "a filter, argument or unit that is not valid (the message names it)",
+               401: "a bearer token that is not valid here (unknown, expired, revoked, or not ours)",
+               404: "no such record, or not open to the caller"}
+    return {status: {"model": ErrorBody, "description": reasons[status]} for status in statuses}
 
 
 def error_body(status: int, name: str, message: str, **extra) -> dict:

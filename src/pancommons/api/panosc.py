@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 
+from pancommons.api import errors
 from pancommons.api.auth import CallerDep
 from pancommons.api.paths import COLLECTIONS
 from pancommons.catalogue.facets import facets
@@ -26,7 +27,7 @@ from pancommons.query.filter import (
 
 # The service returns plain JSON-ready dicts; rendering them directly skips FastAPI's
 # per-value encoder, which costs more than the query for a page of nested records.
-router = APIRouter(prefix="/api", default_response_class=JSONResponse)
+router = APIRouter(prefix="/api", default_response_class=JSONResponse, responses=errors.documented(400, 401))
 
 
 FILTER_EXAMPLES = {
@@ -129,7 +130,8 @@ def _routes(collection: str, entity: str) -> None:
         _file_routes(collection)
         _facet_route(collection)
 
-    @router.get(f"/{collection}/{{pid:path}}", summary=f"One {entity} by pid", tags=[collection], name=f"get_{noun}")
+    @router.get(f"/{collection}/{{pid:path}}", summary=f"One {entity} by pid", tags=[collection], name=f"get_{noun}",
+                responses=errors.documented(404))
     def one(pid: str, store: CatalogueDep, who: CallerDep, filter: IncludeArgument = None):
         parsed = parse_filter(entity, load_json(filter, "filter"), include_only=True)
         record = store.get(entity, pid, parsed.includes, who)
@@ -155,14 +157,16 @@ def _facet_route(collection: str) -> None:
 
 
 def _file_routes(collection: str) -> None:
-    @router.get(f"/{collection}/{{pid:path}}/files/count", summary="Count a dataset's files", tags=[collection])
+    @router.get(f"/{collection}/{{pid:path}}/files/count", summary="Count a dataset's files", tags=[collection],
+                responses=errors.documented(404))
     def files_count(pid: str, store: CatalogueDep, who: CallerDep, where: WhereArgument = None):
         found = store.files_count(pid, parse_where_argument("File", load_json(where, "where")), who)
         if found is None:
             raise HTTPException(404, f"no Dataset with pid {pid!r}")
         return {"count": found}
 
-    @router.get(f"/{collection}/{{pid:path}}/files", summary="A dataset's files", tags=[collection])
+    @router.get(f"/{collection}/{{pid:path}}/files", summary="A dataset's files", tags=[collection],
+                responses=errors.documented(404))
     def files(pid: str, store: CatalogueDep, who: CallerDep, filter: FileFilterArgument = None):
         found = store.files(pid, parse_filter("File", load_json(filter, "filter")), who)
         if found is None:

@@ -201,7 +201,7 @@ class Catalogue:
 
     def corpus(self, entity: str, text_query: str, caller: policy.Caller = policy.ANONYMOUS) -> CorpusStatistics:
         """This node's statistics for a query's terms, for a federation to sum (see query/text.py)."""
-        terms = query_terms(text_query)
+        terms = query_terms(text_query or "")  # a blank query has no terms: empty statistics
         with self.engine.connect() as connection:
             if entity == "Instrument":
                 return _instrument_statistics(self._instrument_words(connection), terms)
