@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from pancommons import __version__
 from pancommons.api import errors, hdf5
 from pancommons.api.auth import Authentication
+from pancommons.api.caching import PrivateAnswers
 from pancommons.api.panosc import router
 from pancommons.api.paths import CaseInsensitiveCollections
 from pancommons.catalogue.release import release_embargoed
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
     app.mount("/static", portal_routes.static, name="portal_static")
     app.add_exception_handler(404, _not_found_page)
     app.add_middleware(CaseInsensitiveCollections)
+    app.add_middleware(PrivateAnswers)  # no shared cache hands one caller's view to another
     # The ~10⁵ objects of start-up (ontology, SQLAlchemy, FastAPI) never die: moving them out of the
     # collector's reach takes the garbage-collection pauses out of the p95 (115 → 53 ms on a page
     # of 2,400 nested records).

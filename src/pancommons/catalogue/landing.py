@@ -103,7 +103,8 @@ def embargoed_summary(catalogue: Catalogue, pid: str, caller: policy.Caller, fac
     visibility = policy.visibility_for(caller, datetime.now(UTC))
     proposal = (
         select(t.Document.title).join(t.DocumentDataset, t.DocumentDataset.document_id == t.Document.id)
-        .where(t.DocumentDataset.dataset_id == datasets.c.id, t.Document.type == "proposal").limit(1).scalar_subquery()
+        .where(t.DocumentDataset.dataset_id == datasets.c.id, t.Document.type == "proposal")
+        .order_by(t.Document.pid).limit(1).scalar_subquery()
     )
     with catalogue.engine.connect() as connection:
         row = connection.execute(

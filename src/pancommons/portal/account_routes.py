@@ -154,6 +154,10 @@ def logout(request: Request, auth: AuthDep, token: CsrfField = None):
     return response
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:] + "."  # not str.capitalize: it lower-cases the pid inside
+
+
 def _login_state(auth: Authentication) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(auth.settings.resolved_secret_key, salt="pancommons-login")
 
@@ -243,8 +247,8 @@ def _release(request: Request, auth: Authentication, who: Caller, token: str | N
     try:
         embargo.release_now(auth.engine, who, **target)
     except embargo.UnknownRecord as problem:
-        return _refused(request, 404, "Not found", str(problem).capitalize() + ".")
+        return _refused(request, 404, "Not found", _sentence(str(problem)))
     except embargo.NotAllowed as problem:
-        return _refused(request, 403, "Not allowed", str(problem).capitalize() + ".")
+        return _refused(request, 403, "Not allowed", _sentence(str(problem)))
     page = "proposal_page" if "proposal" in target else "dataset_page"
     return RedirectResponse(str(request.url_for(page, pid=next(iter(target.values())))), status_code=303)
