@@ -979,8 +979,8 @@ route("GET /me/data", how="lists it for a member of its proposal and its instrum
 def _release(kind: str):
     """Early release, on the copy of the catalogue: done (303 to its page) for the proposal's principal
     investigator and a data manager, then undone; 403 for another caller who sees it; 404 (as for a
-    record that does not exist) for one who does not; 303 to /login for an anonymous caller.  A refused
-    release changes nothing."""
+    record that does not exist) for one who does not; 303 to /login for an anonymous caller; 403 for
+    any bearer token (the form is a signed-in browser's).  A refused release changes nothing."""
     def probe(cell: Cell) -> None:
         copy = cell.m.release
         target = copy.built.targets[cell.target.name]
@@ -1010,6 +1010,12 @@ def _release(kind: str):
         if cell.role == "anonymous":
             if response.status_code != 303 or not location.startswith("/login"):
                 cell.problem(f"release without signing in: answered {response.status_code}, expected 303 to /login", response)
+            return
+        if cell.transport == "bearer":
+            # The forms that change something are a signed-in browser's: a token (perhaps a script's, perhaps
+            # short-lived) is refused alike for every record, visible or not — nothing to learn from the answer.
+            if response.status_code != 403 or "not for API tokens" not in response.text:
+                cell.problem(f"release with a bearer token: answered {response.status_code}, expected 403", response)
             return
         if response.status_code not in (303, 403, 404):
             cell.problem(f"release: answered {response.status_code}", response)

@@ -355,3 +355,17 @@ def test_a_facility_may_show_what_it_holds_under_embargo_and_nothing_more(node, 
         assert "/files/" not in page.text and "application/ld+json" not in page.text and "@" not in page.text.split("<main>")[1]
         assert shown.get("/api/Datasets/" + quote(pid, safe="")).status_code == 404  # the API still hides it
         assert shown.get("/datasets/no-such-dataset").status_code == 404
+
+
+def test_a_bearer_token_cannot_mint_tokens_or_release_through_the_portal_forms(node, engine):
+    proposal = _embargoed_proposal(engine)
+    headers = _bearer(engine, "pi", orcid=proposal.orcid)
+    page = node.get("/me/tokens", headers=headers)  # reading is fine …
+    assert page.status_code == 200
+    form = _form_token(page.text)
+    made = node.post("/me/tokens", headers=headers, data={"csrf_token": form, "name": "forever", "days": "366"})
+    assert made.status_code == 403 and "not for API tokens" in made.text  # … minting a longer-lived one is not
+    released = node.post("/release/proposals/" + quote(proposal.pid, safe=""), headers=headers, data={"csrf_token": form})
+    assert released.status_code == 403
+    with engine.connect() as connection:
+        assert connection.execute(select(ApiToken.name)).scalars().all() == ["test"]

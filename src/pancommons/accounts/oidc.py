@@ -156,6 +156,8 @@ class OpenIdProvider:
             raise InvalidToken("signature does not verify") from None
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from None
+        except (TypeError, ValueError) as error:  # e.g. a key of another type than the token's algorithm says
+            raise InvalidToken(f"cannot be checked with the provider's key: {error}") from None
         if nonce is not None and claims.get("nonce") != nonce:
             raise InvalidToken("nonce does not match this login")
         return claims
@@ -232,7 +234,8 @@ class OpenIdProvider:
             extra = self._userinfo(metadata["userinfo_endpoint"], token["access_token"])
             if extra.get("sub") == claims["sub"]:
                 claims = {**extra, **claims}
-        return SignedIn(claims["sub"], self.identity(claims), claims.get("preferred_username"))
+        preferred = claims.get("preferred_username")
+        return SignedIn(claims["sub"], self.identity(claims), preferred if isinstance(preferred, str) else None)
 
     def _userinfo(self, endpoint: str, access_token: str) -> dict:
         try:

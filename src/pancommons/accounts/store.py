@@ -19,6 +19,7 @@ from pancommons.db.account_tables import Account, AccountRole
 from pancommons.ingest.shared_rows import normalise_orcid
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
+RESERVED = frozenset({"system", "anonymous", "admin", "root"})  # names the audit log uses for no person
 PRINCIPAL_ROLES = frozenset({"principal_investigator", "pi", "main_proposer", "proposer"})  # may release early
 
 
@@ -40,6 +41,8 @@ class Identity:
 def checked_username(username: str) -> str:
     if not USERNAME.fullmatch(username or ""):
         raise AccountError(f"username {username!r}: use 1–64 letters, digits and . _ @ + - (starting with a letter or digit)")
+    if username.lower() in RESERVED:
+        raise AccountError(f"username {username!r} is reserved")
     return username
 
 
@@ -274,9 +277,11 @@ def _instrument_id(connection: Connection, instrument: str | None) -> int:
 
 
 def _free_username(connection: Connection, wanted: str) -> str:
-    base = re.sub(r"[^A-Za-z0-9._@+-]+", "-", wanted).strip("-._")[:56] or "user"
+    base = re.sub(r"[^A-Za-z0-9._@+-]+", "-", str(wanted)).strip("-._")[:56] or "user"
     if not base[0].isalnum():
         base = "u" + base
+    if base.lower() in RESERVED:
+        base = f"{base}-user"
     candidate, number = base, 1
     while connection.execute(select(Account.id).where(Account.username == candidate)).first() is not None:
         number += 1

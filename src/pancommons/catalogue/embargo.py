@@ -66,7 +66,7 @@ def release_now(engine: Engine, caller: policy.Caller, *, proposal: str | None =
                 now: datetime | None = None) -> ReleaseChange:
     """Open a proposal's data (or one dataset) today: its principal investigator or a data manager."""
     now = now or datetime.now(UTC)
-    return _decide(engine, caller, proposal, dataset, now, now, "released-early")
+    return _decide(engine, caller, proposal, dataset, now, now, "released-early", already_open_stays=True)
 
 
 def set_release_date(engine: Engine, caller: policy.Caller, when: datetime, *, proposal: str | None = None,
@@ -96,7 +96,7 @@ def may_release(engine: Engine, caller: policy.Caller, *, proposal: str | None =
 
 
 def _decide(engine: Engine, caller: policy.Caller, proposal: str | None, dataset: str | None, when: datetime,
-            now: datetime, action: str) -> ReleaseChange:
+            now: datetime, action: str, already_open_stays: bool = False) -> ReleaseChange:
     if (proposal is None) == (dataset is None):
         raise ValueError("name a proposal or a dataset")
     opening = when <= now
@@ -109,6 +109,8 @@ def _decide(engine: Engine, caller: policy.Caller, proposal: str | None, dataset
                 raise UnknownRecord(f"there is no proposal {proposal!r} here, or it is not open to you")
             if not caller.may_release(document.id):
                 raise NotAllowed("only the proposal's principal investigator or a data manager may release its data")
+            if already_open_stays and document.release_date is not None and document.release_date <= now:
+                return ReleaseChange(proposal, document.release_date, 0)  # open already: its published date stays
             connection.execute(update(Document).where(Document.id == document.id).values(
                 release_date=when, release_decided=True, is_public=opening))
             changed = follow_proposals(connection, document_ids=[document.id], now=now)
@@ -125,6 +127,8 @@ def _decide(engine: Engine, caller: policy.Caller, proposal: str | None, dataset
             raise UnknownRecord(f"there is no dataset {dataset!r} here, or it is not open to you")
         if not allowed:
             raise NotAllowed("only the principal investigator of its proposal or a data manager may release it")
+        if already_open_stays and row.embargo_until is not None and row.embargo_until <= now:
+            return ReleaseChange(dataset, row.embargo_until, 0)  # open already: its published date stays
         connection.execute(update(Dataset).where(Dataset.id == row.id).values(
             embargo_until=when, embargo_decided=True, is_public=opening))
         text_index.refresh_with_documents(connection, [row.id])

@@ -50,7 +50,8 @@ def _open(connection, table, date, now: datetime) -> list[tuple[int, str]]:
     opened = []
     for chunk in range(0, len(due), 500):
         opened += connection.execute(
-            update(table).where(table.id.in_(due[chunk : chunk + 500]), table.is_public.is_(False))
+            # the date again: a data manager may have moved it later since the select (PostgreSQL re-reads the row)
+            update(table).where(table.id.in_(due[chunk : chunk + 500]), table.is_public.is_(False), date <= now)
             .values(is_public=True).returning(table.id, table.pid)
         ).all()
     return [tuple(row) for row in opened]

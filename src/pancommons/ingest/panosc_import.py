@@ -536,6 +536,8 @@ class _Importer:
             "instrument_id": instrument_id,
             "facility": facility or None,
         }
+        if row is not None and row["embargo_decided"]:  # a person decided its date here: the dump does not undo it
+            values.pop("is_public")
         kind, row_id = self.store(Dataset, [Dataset.pid == record.pid], values, on_create={"kind": "raw"}, row=row)
         return _Outcome(kind, datasets=(row_id,))
 
@@ -556,6 +558,9 @@ class _Importer:
             "keywords": list(record.keywords or []),
             "is_public": record.is_public,
         }
+        if row is not None and row["release_decided"]:  # a person decided its date here: the dump does not undo it
+            values.pop("release_date")
+            values.pop("is_public")
         kind, row_id = self.store(Document, [Document.pid == record.pid], values, row=row)
         return _Outcome(kind, documents=(row_id,))
 

@@ -48,6 +48,10 @@ def _refused(request: Request, status: int, heading: str, message: str):
 
 
 def _checked_form(request: Request, token: str | None) -> Response | None:
+    if "authorization" in request.headers:
+        # A token (perhaps short-lived, perhaps a script's) must not mint long-lived tokens or release
+        # data: the forms that change something are for a person signed in to the portal.
+        return _refused(request, 403, "Sign in to the portal", "This form is for a signed-in browser, not for API tokens.")
     try:
         csrf.check(request, token)
     except csrf.CsrfRefused as refused:
@@ -221,6 +225,8 @@ def revoke_token(request: Request, token_id: int, auth: AuthDep, who: CallerDep,
     refused = _checked_form(request, token) or _must_sign_in(request, who)
     if refused:
         return refused
+    if not 0 < token_id < 2**62:
+        return _tokens_page(request, auth, who, 404, error=f"there is no active token {token_id} of yours")
     try:
         tokens.revoke(auth.engine, who.account_id, token_id, actor=who.name)
     except AccountError as problem:
