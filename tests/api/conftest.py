@@ -27,13 +27,13 @@ def ontology(tmp_path_factory):
 
 
 @contextmanager
-def api_client(settings, techniques) -> Iterator[TestClient]:
+def api_client(settings, techniques, **client_options) -> Iterator[TestClient]:
     """The API (and portal) over a catalogue; its reader connections are closed at the end, so the
     suite's many PostgreSQL catalogues never hold more connections than the server allows."""
     reader = make_engine(settings.resolved_database_url, reader=True)
     app = create_app(settings, Catalogue(reader, techniques))
     try:
-        with TestClient(app) as client:
+        with TestClient(app, **client_options) as client:
             yield client
     finally:
         reader.dispose()

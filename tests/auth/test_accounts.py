@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
@@ -17,15 +15,13 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from pancommons.accounts import audit, store, tokens
-from pancommons.api.app import create_app
 from pancommons.catalogue import embargo, policy
-from pancommons.catalogue.search import Catalogue
 from pancommons.db import tables as t
 from pancommons.db.account_tables import ApiToken
-from pancommons.db.engine import make_engine
 from pancommons.ingest.pipeline import ingest
 from pancommons.ingest.proposals import import_proposals
 from pancommons.nexus.synth import write_corpus
+from tests.api.conftest import api_client
 
 PASSWORD = "correct horse battery"
 
@@ -39,17 +35,9 @@ def route_table(app) -> list:
     return list(iter_route_contexts(app.routes))
 
 
-@contextmanager
-def portal_client(settings) -> Iterator[TestClient]:
+def portal_client(settings):
     """The app over HTTPS (as deployed), so its Secure cookies come back as a browser sends them."""
-    reader = make_engine(settings.resolved_database_url, reader=True)
-    app = create_app(settings, Catalogue(reader, None))
-    try:
-        with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
-            yield client
-    finally:
-        reader.dispose()
-        app.state.auth.engine.dispose()
+    return api_client(settings, None, base_url="https://testserver", follow_redirects=False)
 
 
 @pytest.fixture

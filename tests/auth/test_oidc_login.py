@@ -68,8 +68,8 @@ from tests.auth.oidc_provider import (
     sign,
 )
 from tests.federation.processes import ROOT, free_port
+from tests.portal.test_browser import CHROMIUM, _browser_or_skip
 
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("PANCOMMONS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "auth"
 
 PORTAL_CLIENT_ID = "pancommons-portal"
@@ -683,20 +683,6 @@ def test_a_withdrawn_key_is_not_trusted_forever(app, node, provider, monkeypatch
 
 
 # --------------------------------------------------------------------------- 5. a real browser
-
-
-def _browser_or_skip():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        reason = "playwright is not installed (pip install '.[test]')"
-    else:
-        if CHROMIUM.exists():
-            return sync_playwright
-        reason = f"no Chromium at {CHROMIUM} (apt-get install chromium)"
-    if os.environ.get("PANCOMMONS_TEST_REQUIRE_BROWSER") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 class Served:
