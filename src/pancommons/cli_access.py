@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from pancommons.accounts.store import AccountError
 from pancommons.cli_common import (
     CliError,
     catalogue_engine,
@@ -44,15 +45,12 @@ def add_account(
     """Make a local account (the embedded default's logins, or a service account for tokens)."""
     from pancommons.accounts import store
 
-    with friendly_errors():
+    with friendly_errors(AccountError):
         engine = catalogue_engine(node_settings())
         secret = _new_password() if password else None
-        try:
-            store.create_local(engine, username, secret, store.Identity(name, email, bool(email), orcid, facility_user_id))
-            for given in role or []:
-                store.grant(engine, username, given)
-        except store.AccountError as problem:
-            raise CliError(str(problem)) from None
+        store.create_local(engine, username, secret, store.Identity(name, email, bool(email), orcid, facility_user_id))
+        for given in role or []:
+            store.grant(engine, username, given)
         out.print(f"account {username} made" + (" with a password" if secret else " (tokens only)"))
 
 
@@ -71,7 +69,7 @@ def list_accounts() -> None:
     """Every account with its roles."""
     from pancommons.accounts import store
 
-    with friendly_errors():
+    with friendly_errors(AccountError):
         table = Table("username", "name", "kind", "ORCID", "roles", "active")
         for account in store.list_accounts(catalogue_engine(node_settings())):
             table.add_row(account.username, account.display_name, "local" if account.local else "provider",
@@ -88,11 +86,8 @@ def grant(
     """Give an account a role."""
     from pancommons.accounts import store
 
-    with friendly_errors():
-        try:
-            store.grant(catalogue_engine(node_settings()), username, role, instrument)
-        except store.AccountError as problem:
-            raise CliError(str(problem)) from None
+    with friendly_errors(AccountError):
+        store.grant(catalogue_engine(node_settings()), username, role, instrument)
         out.print(f"{username} is {role}" + (f" of {instrument}" if instrument else ""))
 
 
@@ -105,11 +100,8 @@ def revoke_role(
     """Take a role away from an account."""
     from pancommons.accounts import store
 
-    with friendly_errors():
-        try:
-            store.revoke(catalogue_engine(node_settings()), username, role, instrument)
-        except store.AccountError as problem:
-            raise CliError(str(problem)) from None
+    with friendly_errors(AccountError):
+        store.revoke(catalogue_engine(node_settings()), username, role, instrument)
         out.print(f"{username} is no longer {role}")
 
 
@@ -118,11 +110,8 @@ def deactivate(username: str) -> None:
     """Stop an account: its sessions and tokens stop working at once."""
     from pancommons.accounts import store
 
-    with friendly_errors():
-        try:
-            store.set_active(catalogue_engine(node_settings()), username, False)
-        except store.AccountError as problem:
-            raise CliError(str(problem)) from None
+    with friendly_errors(AccountError):
+        store.set_active(catalogue_engine(node_settings()), username, False)
         out.print(f"{username} deactivated")
 
 
@@ -131,11 +120,8 @@ def password(username: str) -> None:
     """Set a local account's password."""
     from pancommons.accounts import store
 
-    with friendly_errors():
-        try:
-            store.set_password(catalogue_engine(node_settings()), username, _new_password())
-        except store.AccountError as problem:
-            raise CliError(str(problem)) from None
+    with friendly_errors(AccountError):
+        store.set_password(catalogue_engine(node_settings()), username, _new_password())
         out.print(f"password of {username} set")
 
 
@@ -146,16 +132,13 @@ def create_token(
     days: Annotated[int | None, typer.Option(min=1, max=366, help="lifetime; default: the node's api_token_days")] = None,
 ) -> None:
     """Make a personal API token for an account and print it (once: only its hash is kept)."""
-    from pancommons.accounts import store, tokens
+    from pancommons.accounts import tokens
 
-    with friendly_errors():
+    with friendly_errors(AccountError):
         settings = node_settings()
         engine = catalogue_engine(settings)
         account = _account_id(engine, username)
-        try:
-            secret, view = tokens.create(engine, account, name, days or settings.api_token_days, actor="system")
-        except store.AccountError as problem:
-            raise CliError(str(problem)) from None
+        secret, view = tokens.create(engine, account, name, days or settings.api_token_days, actor="system")
         out.print(secret, highlight=False)
         typer.echo(f"token {view.id} for {username}, valid until {view.expires_at:%Y-%m-%d}: shown once", err=True)
 
@@ -165,7 +148,7 @@ def list_tokens(username: str) -> None:
     """An account's tokens (never their text)."""
     from pancommons.accounts import tokens
 
-    with friendly_errors():
+    with friendly_errors(AccountError):
         engine = catalogue_engine(node_settings())
         table = Table("id", "name", "starts with", "expires", "last used", "state")
         for token in tokens.of_account(engine, _account_id(engine, username)):
@@ -177,13 +160,10 @@ def list_tokens(username: str) -> None:
 @tokens_app.command("revoke")
 def revoke_token(token_id: int) -> None:
     """Revoke a token (any account's)."""
-    from pancommons.accounts import store, tokens
+    from pancommons.accounts import tokens
 
-    with friendly_errors():
-        try:
-            tokens.revoke(catalogue_engine(node_settings()), None, token_id, actor="system")
-        except store.AccountError as problem:
-            raise CliError(str(problem)) from None
+    with friendly_errors(AccountError):
+        tokens.revoke(catalogue_engine(node_settings()), None, token_id, actor="system")
         out.print(f"token {token_id} revoked")
 
 
@@ -211,7 +191,7 @@ def release(
     from pancommons.catalogue import embargo, policy
     from pancommons.catalogue.release import release_embargoed
 
-    with friendly_errors():
+    with friendly_errors(embargo.NotAllowed, embargo.UnknownRecord, ValueError):
         engine = catalogue_engine(node_settings())
         if proposal is None and dataset is None:
             if until or as_user:
@@ -226,13 +206,10 @@ def release(
             caller = store.caller_for(engine, _account_id(engine, as_user))
             if caller is None:
                 raise CliError(f"account {as_user!r} is deactivated")
-        try:
-            if until:
-                change = embargo.set_release_date(engine, caller, _date(until), proposal=proposal, dataset=dataset)
-            else:
-                change = embargo.release_now(engine, caller, proposal=proposal, dataset=dataset)
-        except (embargo.NotAllowed, embargo.UnknownRecord, ValueError) as problem:
-            raise CliError(str(problem)) from None
+        if until:
+            change = embargo.set_release_date(engine, caller, _date(until), proposal=proposal, dataset=dataset)
+        else:
+            change = embargo.release_now(engine, caller, proposal=proposal, dataset=dataset)
         when = "now open" if change.release_date <= datetime.now(UTC) else f"opens {change.release_date:%Y-%m-%d}"
         out.print(f"{change.target}: {when}" + (f" ({change.datasets} dataset(s) with it)" if proposal else ""))
 

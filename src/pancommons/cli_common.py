@@ -30,10 +30,12 @@ class CliError(Exception):
 
 
 @contextmanager
-def friendly_errors():
+def friendly_errors(*refusals: type[Exception]):
+    """One line instead of a trace: for CliError, the database's refusals, and ``refusals`` — a
+    service's own errors whose message already says what is wrong (an unknown account …)."""
     try:
         yield
-    except CliError as error:
+    except (CliError, *refusals) as error:
         err.print(f"[red]error:[/red] {error}", highlight=False)
         raise typer.Exit(1) from None
     except OperationalError as error:

@@ -4,7 +4,6 @@ personal API tokens, proposal membership, embargo and early release, and the aud
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
@@ -135,9 +134,9 @@ def test_members_see_their_embargoed_proposal_and_nobody_else_does(node, engine)
     assert node.get("/api/Datasets/count", headers=member).json()["count"] == public + len(_datasets_of(engine, proposal.id))
     facets = node.get("/api/Datasets/facets", headers=member).json()
     assert facets["total"] == public + len(_datasets_of(engine, proposal.id))
-    if email:
-        verified = _bearer(engine, "verified", email=email.upper(), email_verified=True)
-        assert node.get(path, headers=verified).status_code == 200
+    assert email  # the corpus's members have addresses: this test is about them
+    verified = _bearer(engine, "verified", email=email.upper(), email_verified=True)
+    assert node.get(path, headers=verified).status_code == 200
 
 
 def test_personal_api_tokens_are_shown_once_work_and_stop(node, engine):
@@ -195,7 +194,6 @@ def test_every_form_that_changes_something_needs_this_sites_token(node, engine):
 def test_early_release_by_the_principal_investigator_is_kept_and_audited(node, engine, settings, data_root):
     proposal = _embargoed_proposal(engine)
     datasets = _datasets_of(engine, proposal.id)
-    co = _embargoed_proposal(engine, role="co_investigator")
     store.create_local(engine, "pi", PASSWORD, store.Identity(orcid=proposal.orcid))
     store.create_local(engine, "stranger", PASSWORD, store.Identity(orcid="0000-0002-1825-0097"))
     path = "/release/proposals/" + quote(proposal.pid, safe="")
@@ -203,10 +201,9 @@ def test_early_release_by_the_principal_investigator_is_kept_and_audited(node, e
     _sign_in(node, "stranger")
     token = _form_token(node.get("/me/proposals").text)
     assert node.post(path, data={"csrf_token": token}).status_code == 404  # not theirs to know of
-    if co.pid == proposal.pid:  # a co-investigator sees the proposal but may not open it
-        member = policy.Caller("co", 99, proposals=frozenset({proposal.id}))
-        with pytest.raises(embargo.NotAllowed):
-            embargo.release_now(engine, member, proposal=proposal.pid)
+    member = policy.Caller("co", 99, proposals=frozenset({proposal.id}))  # a member who does not lead it
+    with pytest.raises(embargo.NotAllowed):
+        embargo.release_now(engine, member, proposal=proposal.pid)
     node.post("/logout", data={"csrf_token": token})
 
     _sign_in(node, "pi")
@@ -325,7 +322,7 @@ def test_pages_of_a_signed_in_member(node, engine):
     data = node.get("/me/data")
     assert data.status_code == 200
     for pid in _datasets_of(engine, proposal.id):
-        assert json.dumps(pid)[1:-1] in data.text or pid in data.text
+        assert pid in data.text
     assert "embargoed until" in data.text
     assert node.get("/me/data", params={"page": "²"}).status_code == 200  # odd input, no 500
     landing = node.get("/datasets/" + quote(_datasets_of(engine, proposal.id)[0], safe=""))

@@ -21,8 +21,6 @@ import hmac
 import json
 import os
 import secrets
-import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -67,7 +65,7 @@ from tests.auth.oidc_provider import (
     running_provider,
     sign,
 )
-from tests.federation.processes import ROOT, free_port
+from tests.federation.processes import ROOT, Process, free_port
 from tests.portal.test_browser import CHROMIUM, _browser_or_skip
 
 ARTIFACTS = Path(os.environ.get("PANCOMMONS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "auth"
@@ -685,55 +683,14 @@ def test_a_withdrawn_key_is_not_trusted_forever(app, node, provider, monkeypatch
 # --------------------------------------------------------------------------- 5. a real browser
 
 
-class Served:
-    """`pancommons serve` on the node's port, its output in a log file."""
-
-    def __init__(self, node: Node, provider: OpenIdProvider, log: Path):
-        self.url = f"http://127.0.0.1:{node.serve_port}"
-        self.log = log
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("PANCOMMONS_") or k.startswith("PANCOMMONS_TEST_")}
-        environment.update(node.environment(provider), PYTHONPATH=str(ROOT))
-        with open(log, "wb") as out:
-            self.process = subprocess.Popen(
-                # Not `python -m pancommons.cli`: run as __main__ it imports itself a second time through
-                # cli_access and fails (a circular import); the console script's way works.
-                [sys.executable, "-c", "from pancommons.cli import app; app()", "serve", "--port", str(node.serve_port)],
-                cwd=ROOT, env=environment, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"pancommons serve exited with {self.process.returncode}:\n{self.output()}")
-            try:
-                if httpx.get(self.url + "/api/Datasets/count", timeout=5).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"pancommons serve did not answer within {timeout} s:\n{self.output()}")
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-5000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
 def test_sign_in_and_out_in_chromium(node, provider, tmp_path):
     _browser_or_skip()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    served = Served(node, provider, tmp_path / "serve.log")
+    served = Process([sys.executable, "-m", "pancommons.cli", "serve", "--port", str(node.serve_port)],
+                     node.serve_port, node.environment(provider), "/api/Datasets/count")
     try:
         served.wait_ready()
-        _browse(served.url, node, provider)
+        _browse(served.url.removesuffix("/api"), node, provider)
     except BaseException:
         print(f"--- pancommons serve output:\n{served.output()}")
         raise

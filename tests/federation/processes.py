@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -45,17 +46,23 @@ class Process:
         self.port = port
         self.url = f"http://127.0.0.1:{port}/api"
         environment = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+        # Output to a file, not a pipe: nobody reads a pipe while the server runs, and a full one stalls it.
+        self.log = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
-            arguments, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True
+            arguments, cwd=ROOT, env=environment, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         self.ready_path = ready_path
+
+    def output(self) -> str:
+        """The last of what the process printed."""
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-5000:]
 
     def wait_ready(self, timeout: float = 60.0) -> Process:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = self.process.stdout.read().decode(errors="replace")
-                raise RuntimeError(f"process {self.process.args} exited with {self.process.returncode}:\n{output[-3000:]}")
+                raise RuntimeError(f"process {self.process.args} exited with {self.process.returncode}:\n{self.output()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     pass
@@ -65,7 +72,7 @@ class Process:
                 pass
             time.sleep(0.1)
         self.stop()
-        raise RuntimeError(f"process {self.process.args} did not answer on port {self.port} within {timeout} s")
+        raise RuntimeError(f"process {self.process.args} did not answer on port {self.port} within {timeout} s:\n{self.output()}")
 
     def stop(self) -> None:
         if self.process.poll() is None:

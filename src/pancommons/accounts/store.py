@@ -16,7 +16,7 @@ from pancommons.accounts.secrets import hash_password, verify_password
 from pancommons.catalogue.policy import Caller, Role
 from pancommons.db import tables as t
 from pancommons.db.account_tables import Account, AccountRole
-from pancommons.ingest.shared_rows import normalise_orcid
+from pancommons.ingest.shared_rows import checked_orcid
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,63}")
 RESERVED = frozenset({"system", "anonymous", "admin", "root"})  # names the audit log uses for no person
@@ -240,12 +240,10 @@ def _signed_in(engine: Engine, account_id: int) -> None:
 
 
 def _orcid(value: str | None) -> str | None:
-    if not value:
-        return None
-    orcid = normalise_orcid(value)
-    if orcid is None:
-        raise AccountError(f"{value!r} is not a valid ORCID iD")
-    return orcid
+    try:
+        return checked_orcid(value)  # the canonical form the proposals' members are stored in
+    except ValueError as reason:
+        raise AccountError(str(reason)) from None
 
 
 def _role(role: str, instrument: str | None) -> Role:

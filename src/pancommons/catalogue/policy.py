@@ -9,7 +9,7 @@ rows the caller may see.
   those whose embargo (dataset) or release date (document) has passed — the
   date is checked at query time, so data opens on the day without a job.
 - A proposal's members (matched by ORCID, facility user id or verified
-  e-mail against the proposal's member list, see accounts/callers.py) see the
+  e-mail against the proposal's member list, see accounts/store.py caller_for) see the
   proposal and its datasets under embargo.
 - An instrument scientist sees the datasets measured on their instruments,
   and the proposals those datasets belong to.
