@@ -249,3 +249,20 @@ def test_a_whole_dataset_downloads_as_a_zip_with_its_checksums(portal, engine, d
         algorithm, digest = checksum.split(":")
         assert hashlib.new(algorithm, archive.read(name)).hexdigest() == digest
         assert archive.read(name) == (data_root / name).read_bytes()
+
+
+def test_a_data_root_configured_through_a_symbolic_link_serves_its_files(settings, engine, data_root, tmp_path):
+    write_corpus(data_root, 12, seed=5)
+    link = tmp_path / "storage"
+    link.symlink_to(data_root, target_is_directory=True)  # as a facility mounts its storage
+    linked = settings.model_copy(update={"data_roots": [link]})
+    assert ingest([str(link)], linked, engine, workers=1).failed == []
+    with engine.connect() as connection:
+        file_id, path = connection.execute(
+            select(t.DataFile.id, t.DataFile.path).join(t.DatasetFile, t.DatasetFile.file_id == t.DataFile.id)
+            .join(t.Dataset, t.Dataset.id == t.DatasetFile.dataset_id).where(t.Dataset.is_public.is_(True))
+        ).first()
+    with api_client(linked, None) as client:
+        answer = client.get(f"/files/{file_id}")
+        assert answer.status_code == 200 and answer.content == (data_root / path).read_bytes()
+        assert client.get("/h5grove/meta", params={"file": str(file_id), "path": "/"}).status_code == 200

@@ -128,7 +128,8 @@ def viewed_from(catalogue: Catalogue, file_id: int, caller: policy.Caller, pid: 
 
 def _configured_root(data_root: str, roots: list[Path]) -> Path | None:
     """The real path of the configured data root the file was catalogued under (None: not one of them)."""
+    stored = os.path.realpath(data_root)  # ingestion stores a root's real path (ingest/scan.py DataRoots)
     for root in roots:
-        if os.path.normpath(str(root)) == os.path.normpath(data_root):
-            return root.resolve()
+        if os.path.realpath(root) == stored:
+            return Path(stored)
     return None
