@@ -84,11 +84,14 @@ def test_a_write_that_hides_a_dataset_takes_it_out_of_the_summary(catalogue, eng
     assert (count, panel) == _live(catalogue)
 
 
-def test_an_embargo_passing_counts_at_once_without_any_write(catalogue, engine):
+def test_an_embargo_passing_counts_at_once_without_any_write(catalogue, engine, monkeypatch):
     opens = datetime.now(UTC) + timedelta(seconds=1.5)
     with engine.begin() as connection:
         connection.execute(update(Dataset).where(Dataset.pid == "d/3").values(embargo_until=opens))
     assert _summarised(catalogue)[0] == 2
+    recounts = []
+    summarise = catalogue._tally
+    monkeypatch.setattr(catalogue, "_tally", lambda condition: recounts.append(condition) or summarise(condition))
     with engine.connect() as connection:
         version = connection.execute(select(CatalogueChanges.version)).scalar_one()
     while datetime.now(UTC) <= opens:
@@ -98,6 +101,7 @@ def test_an_embargo_passing_counts_at_once_without_any_write(catalogue, engine):
     assert (count, panel) == _live(catalogue)
     with engine.connect() as connection:  # no write happened: the summary was not recounted, the rule applied
         assert connection.execute(select(CatalogueChanges.version)).scalar_one() == version
+    assert recounts == []  # the opened dataset was counted live, beside the summary kept from before
 
 
 def test_writes_move_the_change_version_on(engine, catalogue):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import case, exists, select
@@ -73,13 +72,9 @@ def readable_path(catalogue: Catalogue, path: Path, caller: policy.Caller, roots
 
 def under_embargo(catalogue: Catalogue, file_id: int) -> bool:
     """Whether no public dataset holds this file: a download of it is written to the audit log."""
-    datasets = TABLES["Dataset"]
-    public = policy.visibility_for(policy.ANONYMOUS, datetime.now(UTC)).datasets(datasets)
     with catalogue.engine.connect() as connection:
-        return connection.execute(
-            select(datasets.c.id).join(t.DatasetFile.__table__, t.DatasetFile.dataset_id == datasets.c.id)
-            .where(t.DatasetFile.file_id == file_id, public).limit(1)
-        ).first() is None
+        held_publicly = _held_visibly(catalogue, policy.ANONYMOUS)
+        return connection.execute(select(t.DataFile.id).where(t.DataFile.id == file_id, held_publicly)).first() is None
 
 
 def _held_visibly(catalogue: Catalogue, caller: policy.Caller):

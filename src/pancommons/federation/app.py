@@ -25,7 +25,12 @@ from pancommons.api.paths import COLLECTIONS, CaseInsensitiveCollections
 from pancommons.federation.cache import Entry, ResponseCache
 from pancommons.federation.config import FederationConfig
 from pancommons.federation.service import MAX_WINDOW, Federation, Reply
-from pancommons.query.filter import MAX_LIMIT, load_json, parse_facet_arguments
+from pancommons.query.filter import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    load_json,
+    parse_facet_arguments,
+)
 
 PROVIDERS_HEADER = "X-Federation-Providers"
 
@@ -86,7 +91,7 @@ def create_federation_app(config: FederationConfig) -> FastAPI:
         federation: Federation = request.app.state.federation
         return JSONResponse({
             "uptimeSeconds": round(time.time() - started, 1),
-            "defaultLimit": 100,
+            "defaultLimit": DEFAULT_LIMIT,
             "maxLimit": MAX_LIMIT,
             "maxWindow": MAX_WINDOW,
             "cacheSeconds": config.cache_seconds,
