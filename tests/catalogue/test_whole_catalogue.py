@@ -15,7 +15,14 @@ from pancommons.catalogue import policy
 from pancommons.catalogue.facets import facets
 from pancommons.catalogue.search import Catalogue, Reused, _bm25
 from pancommons.db.engine import make_engine
-from pancommons.db.tables import CatalogueChanges, Dataset, DatasetText, DatasetTextStats, DocumentText, DocumentTextStats
+from pancommons.db.tables import (
+    CatalogueChanges,
+    Dataset,
+    DatasetText,
+    DatasetTextStats,
+    DocumentText,
+    DocumentTextStats,
+)
 from pancommons.db.text_search import repeated_tokens
 from pancommons.ingest.panosc_import import import_panosc
 from pancommons.query.filter import parse_filter, parse_where_argument
@@ -137,6 +144,19 @@ def test_reused_serves_the_last_value_while_one_thread_recomputes():
         time.sleep(0.05)
     assert reused.get("k", 2, lambda stamp: stamp == 2, slow) == "second"
     assert calls == [1]
+
+
+def test_reused_fails_a_first_computation_with_its_error_once():
+    reused, calls = Reused(), []
+
+    def broken():
+        calls.append(1)
+        raise TimeoutError("the database gave up")
+
+    with pytest.raises(TimeoutError, match="gave up"):
+        reused.get("k", 1, lambda stamp: stamp == 1, broken)
+    assert calls == [1]  # not run a second time to raise the same error
+    assert reused.get("k", 1, lambda stamp: stamp == 1, lambda: "now") == "now"
 
 
 def test_text_statistics_rows_follow_the_text_rows(engine, catalogue, tmp_path):

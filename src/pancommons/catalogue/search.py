@@ -52,6 +52,7 @@ class Reused:
         self._lock = threading.Lock()
         self._values: dict[Any, tuple[Any, Any]] = {}  # key → (stamp, value)
         self._running: dict[Any, threading.Thread] = {}
+        self._failures: dict[Any, Exception] = {}  # the last error of a key never computed yet
         self._limit = limit
 
     def get(self, key, stamp, fresh: Callable[[Any], bool], compute: Callable[[], Any], wait: float = 0.0):
@@ -68,8 +69,9 @@ class Reused:
         running.join(None if held is None else wait)
         with self._lock:
             held = self._values.get(key, held)
+            failure = self._failures.get(key)
         if held is None:  # the first computation failed (and was logged): fail this request with its error
-            return compute()
+            raise failure
         return held[1]
 
     def _refresh(self, key, stamp, compute) -> None:
@@ -79,8 +81,13 @@ class Reused:
                 if len(self._values) >= self._limit:
                     self._values.clear()
                 self._values[key] = (stamp, value)
-        except Exception:
+                self._failures.pop(key, None)
+        except Exception as error:
             log.exception("recomputing %r failed; the last value is served", key)
+            with self._lock:
+                if len(self._failures) >= self._limit:
+                    self._failures.clear()
+                self._failures[key] = error  # for the requests that waited on a first computation
         finally:
             with self._lock:
                 self._running.pop(key, None)
