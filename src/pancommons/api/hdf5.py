@@ -87,7 +87,7 @@ def _entity(request: Request, store: Catalogue, who: Caller, session: Session, f
         raise Refused(422, "file: expected a catalogue file id (a whole number)")
     roots = request.app.state.settings.data_roots
     try:
-        on_disk, _ = readable_file(store, int(file), who, roots)
+        on_disk = readable_file(store, int(file), who, roots).path
     except FileRefused as refused:
         raise Refused(404, str(refused)) from None
     root = next(root.resolve() for root in roots if on_disk.is_relative_to(root.resolve()))

@@ -25,13 +25,22 @@ class FileRefused(LookupError):
     """No such file for this caller, or not readable here; the message says which, never where."""
 
 
-def readable_file(catalogue: Catalogue, file_id: int, caller: policy.Caller, roots: list[Path]) -> tuple[Path, str]:
-    """(absolute path, file name) of a file the caller may read."""
+@dataclass(frozen=True)
+class ReadableFile:
+    path: Path  # absolute, symbolic links resolved, inside a data root
+    name: str
+    checksum: str  # as catalogued ("" for a file imported without one)
+    checksum_algorithm: str  # a hashlib name
+
+
+def readable_file(catalogue: Catalogue, file_id: int, caller: policy.Caller, roots: list[Path]) -> ReadableFile:
+    """Where a file the caller may read is, and what it is called and should hash to."""
     if not 0 < file_id < 2**62:
         raise FileRefused(f"There is no file {file_id} here, or it is not open to you.")
     with catalogue.engine.connect() as connection:
         row = connection.execute(
-            select(t.DataFile.data_root, t.DataFile.path, t.DataFile.name, t.DataFile.state)
+            select(t.DataFile.data_root, t.DataFile.path, t.DataFile.name, t.DataFile.state, t.DataFile.checksum,
+                   t.DataFile.checksum_algorithm)
             .where(t.DataFile.id == file_id, _held_visibly(catalogue, caller))
         ).first()
     if row is None:
@@ -47,7 +56,7 @@ def readable_file(catalogue: Catalogue, file_id: int, caller: policy.Caller, roo
         raise FileRefused(f"File {row.name} is missing from the facility's storage.") from None
     if not path.is_relative_to(root) or not path.is_file():
         raise FileRefused(f"File {row.name} is not readable here.")  # a link out of the data root
-    return path, row.name
+    return ReadableFile(path, row.name, row.checksum or "", row.checksum_algorithm or "")
 
 
 def readable_path(catalogue: Catalogue, path: Path, caller: policy.Caller, roots: list[Path]) -> bool:

@@ -7,6 +7,7 @@ page, metadata and file addresses.
 
 from __future__ import annotations
 
+import base64
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -146,6 +147,22 @@ def media_type(name: str) -> str:
     if lower.endswith((".nxs", ".nx5", ".h5", ".hdf5", ".hdf", ".he5", ".nexus")):
         return "application/x-hdf5"
     return "application/octet-stream"
+
+
+# hashlib's names → RFC 9530's registered digest algorithms (md5 and sha are deprecated there, still understood)
+DIGEST_NAMES = {"sha256": "sha-256", "sha512": "sha-512", "md5": "md5", "sha1": "sha"}
+
+
+def repr_digest(checksum: str, algorithm: str) -> str | None:
+    """The ``Repr-Digest`` field of a file with this catalogued hex checksum, or None where RFC 9530
+    has no name for the algorithm (or the file has no checksum)."""
+    name = DIGEST_NAMES.get(algorithm.lower())
+    if name is None or not checksum:
+        return None
+    try:
+        return f"{name}=:{base64.b64encode(bytes.fromhex(checksum)).decode()}:"
+    except ValueError:
+        return None
 
 
 def _bibtex_escape(value: str) -> str:

@@ -134,7 +134,7 @@ def download_dataset(request: Request, pid: str, store: CatalogueDep, who: Calle
     members = []
     for file in page.files:
         try:
-            path, _ = readable_file(store, file["id"], who, request.app.state.settings.data_roots)
+            path = readable_file(store, file["id"], who, request.app.state.settings.data_roots).path
         except FileRefused as refused:
             return _page(request, "error.html", 409, code=409, heading="Not all files can be sent", message=str(refused))
         members.append((path, file["path"]))
@@ -178,15 +178,19 @@ def proposal_page(request: Request, pid: str, store: CatalogueDep, who: CallerDe
 @router.api_route("/files/{file_id}", methods=["GET", "HEAD"], name="download_file")
 def download_file(request: Request, file_id: int, store: CatalogueDep, who: CallerDep) -> Response:
     """One file, with Range (206), ETag and Last-Modified (304 when the client's copy is current),
-    if the caller may see a dataset holding it. HEAD tells the size without the bytes."""
+    if the caller may see a dataset holding it. HEAD tells the size without the bytes.
+    ``Repr-Digest`` (RFC 9530) carries the catalogued checksum of the whole file, in every answer
+    including a range: a client resuming a download checks what it assembled against it."""
     try:
-        path, name = readable_file(store, file_id, who, request.app.state.settings.data_roots)
+        found = readable_file(store, file_id, who, request.app.state.settings.data_roots)
     except FileRefused as refused:
         return not_found(request, str(refused))
     if request.method == "GET" and under_embargo(store, file_id):
-        _audit_download(request, who, name, kind="file", file=file_id, range=request.headers.get("range"))
-    stat = os.stat(path)
-    response = LargeChunkFileResponse(path, filename=name, media_type=describe.media_type(name), stat_result=stat)
+        _audit_download(request, who, found.name, kind="file", file=file_id, range=request.headers.get("range"))
+    stat = os.stat(found.path)
+    digest = describe.repr_digest(found.checksum, found.checksum_algorithm)
+    response = LargeChunkFileResponse(found.path, filename=found.name, media_type=describe.media_type(found.name),
+                                      stat_result=stat, headers={"Repr-Digest": digest} if digest else None)
     if _current(request, response.headers["etag"], stat.st_mtime):
         return Response(status_code=304, headers={"ETag": response.headers["etag"],
                                                   "Last-Modified": response.headers["last-modified"]})
@@ -221,7 +225,7 @@ def viewer(request: Request, file_id: int, store: CatalogueDep, who: CallerDep, 
     The page only names the file by its catalogue id: the bundle asks /h5grove, which checks
     access again on every request."""
     try:
-        _, name = readable_file(store, file_id, who, request.app.state.settings.data_roots)
+        name = readable_file(store, file_id, who, request.app.state.settings.data_roots).name
     except FileRefused as refused:
         return not_found(request, str(refused))
     shown = viewed_from(store, file_id, who, dataset)
