@@ -95,7 +95,7 @@ def write_cube(path: Path) -> Path:
         del data["counts"]
         data.create_dataset("data", data=frames, chunks=(1, *CUBE_SHAPE[1:]), **hdf5plugin.Bitshuffle())
         data["data"].attrs["units"] = "counts"
-        data["y"] = np.arange(CUBE_SHAPE[1], dtype=">f8") * 0.075  # big-endian, as some writers store
+        data["y"] = (np.arange(CUBE_SHAPE[1]) * 0.075).astype(">f8")  # big-endian, as some writers store
         data["y"].attrs["units"] = "mm"
         data["x"] = np.arange(CUBE_SHAPE[2], dtype="<i2")
         data.attrs["signal"] = "data"

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from pancommons.client.connection import Connection, api_base, node_root
 from pancommons.client.errors import NotFound
+from pancommons.client.hdf5 import RemoteFile
 from pancommons.client.query import Criteria, dataset_filter, document_filter, instrument_filter
 from pancommons.client.records import (
     DATASET_RELATIONS,
@@ -100,6 +101,13 @@ class Commons:
 
     def instrument(self, pid: str) -> Instrument:
         return Instrument.of(self._record("Instruments", pid, []))
+
+    def open(self, file_id: int | str) -> RemoteFile:
+        """A catalogued file by its id (as on a dataset's landing page and in the viewer's address),
+        read remotely like ``dataset.files[0].open()``."""
+        if not str(file_id).isascii() or not str(file_id).isdigit():
+            raise ValueError(f"file_id: expected a catalogue file id (a whole number), not {file_id!r}")
+        return RemoteFile(self._connection, f"{self._connection.root}/h5grove", str(file_id))
 
     def status(self) -> dict:
         """A federation's account of each facility (state, failures, latency); for a node, that it answers."""
