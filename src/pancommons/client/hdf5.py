@@ -55,10 +55,17 @@ class RemoteFile:
         return self.get_entity("/")
 
     def __getitem__(self, path: str) -> RemoteGroup | RemoteDataset:
-        return self.root[path]
+        try:
+            return self.get_entity(path)  # straight to the entity: the root's listing is not needed
+        except NotFound as missing:
+            raise KeyError(missing.message) from None
 
     def __contains__(self, path: str) -> bool:
-        return path in self.root
+        try:
+            self[path]
+        except KeyError:
+            return False
+        return True
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.root)
