@@ -13,7 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pancommons.client import ChecksumMismatch, Commons, CommonsError, DownloadInterrupted, LocalCopyDiffers
+from pancommons.client import (
+    ChecksumMismatch,
+    Commons,
+    CommonsError,
+    DownloadInterrupted,
+    LocalCopyDiffers,
+)
 from pancommons.client.download import inside, parse_digest
 
 

@@ -11,7 +11,13 @@ import httpx
 import numpy as np
 import pytest
 
-from pancommons.client import BadFilter, Commons, NotFound, PartialAnswer, ProviderUnavailable
+from pancommons.client import (
+    BadFilter,
+    Commons,
+    NotFound,
+    PartialAnswer,
+    ProviderUnavailable,
+)
 from pancommons.config import Settings
 from pancommons.db.engine import make_engine
 from pancommons.db.migrate import upgrade

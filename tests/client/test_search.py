@@ -11,7 +11,14 @@ import httpx
 import pandas
 import pytest
 
-from pancommons.client import BadFilter, Commons, Dataset, NotAllowed, NotFound, ProviderUnavailable
+from pancommons.client import (
+    BadFilter,
+    Commons,
+    Dataset,
+    NotAllowed,
+    NotFound,
+    ProviderUnavailable,
+)
 from pancommons.client.query import dataset_filter
 from tests.federation.processes import free_port
 
@@ -204,6 +211,10 @@ def test_filter_builder_without_a_server():
             {"name": "incident_photon_energy"}, {"value": {"gt": 10}}, {"unit": "keV"}]}}},
     ]
     for wrong, message in [({"year": "2021"}, "year"), ({"kind": "cooked"}, "kind"), ({"facility": []}, "facility"),
-                           ({"pressure_below": ("high", "bar")}, "not a number"), ({"technique": ""}, "technique")]:
+                           ({"technique": ""}, "technique")]:
         with pytest.raises(ValueError, match=message):
             dataset_filter(**wrong)
+    with pytest.raises(TypeError, match="'high' is not a number"):
+        dataset_filter(pressure_below=("high", "bar"))
+    with pytest.raises(TypeError, match="where: expected a JSON object"):
+        dataset_filter(where=[{"facility": "NLS"}])

@@ -8,13 +8,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote
 
 from pancommons.client.connection import Connection, api_base, node_root
 from pancommons.client.errors import NotFound
 from pancommons.client.hdf5 import RemoteFile
-from pancommons.client.query import Criteria, dataset_filter, document_filter, instrument_filter
+from pancommons.client.query import (
+    Criteria,
+    dataset_filter,
+    document_filter,
+    instrument_filter,
+)
 from pancommons.client.records import (
     DATASET_RELATIONS,
     PAGE_SIZE,
@@ -48,7 +53,7 @@ class Commons:
     def __repr__(self) -> str:
         return f"Commons({self._connection.root!r}{', token=…' if self._connection.token else ''})"
 
-    def __enter__(self) -> Commons:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -13,8 +13,9 @@ that is what HDF5 itself reads efficiently; index the array you get for more.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -38,7 +39,7 @@ class RemoteFile:
     def __repr__(self) -> str:
         return f"<remote HDF5 file {self.filename or self.file_id!r}>"
 
-    def __enter__(self) -> RemoteFile:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -142,6 +143,8 @@ class RemoteGroup:
         return len(self.keys())
 
     def __contains__(self, path: str) -> bool:
+        if isinstance(path, str) and "/" not in path:
+            return path in self.keys()  # a member's name: the group's listing says
         try:
             self[path]
         except (NotFound, KeyError):
@@ -293,7 +296,7 @@ def default_plot(file: RemoteFile) -> Plot:
         if named:
             child = group[named]
         else:
-            for name in group.keys():
+            for name in group:
                 candidate = group[name]
                 if isinstance(candidate, RemoteGroup) and _attr_text(candidate.attrs.get("NX_class")) in ("NXentry", "NXdata", "NXsubentry"):
                     child = candidate
@@ -308,7 +311,7 @@ def _plot(group: RemoteGroup, entry: RemoteGroup | None) -> Plot:
     attrs = group.attrs
     signal_name = _attr_text(attrs.get("signal"))
     if not signal_name:  # NeXus 2012 style: the dataset carrying @signal=1
-        signal_name = next((name for name in group.keys()
+        signal_name = next((name for name in group
                             if isinstance(group[name], RemoteDataset) and str(group[name].attrs.get("signal")) == "1"), "")
     if not signal_name:
         raise NotFound(f"{group.name} is an NXdata without a @signal")
@@ -318,7 +321,7 @@ def _plot(group: RemoteGroup, entry: RemoteGroup | None) -> Plot:
         axes_names = [part for part in axes_names.replace(":", ",").split(",") if part.strip()]
     axes = [group[name] if name not in (".", "") and name in group else None for name in axes_names]
     title = _attr_text(attrs.get("title"))
-    if not title and entry is not None and "title" in entry.keys():  # the entry's title, as NeXus viewers show it
+    if not title and entry is not None and "title" in entry:  # the entry's title, as NeXus viewers show it
         title = _attr_text(entry["title"][()])
     title = title or group.name
     return Plot(group, signal, axes, title)

@@ -147,7 +147,7 @@ def _raw(filter: dict | str | None) -> dict:
         except ValueError as error:
             raise ValueError(f"filter: not JSON ({error})") from None
     if not isinstance(filter, dict):
-        raise ValueError("filter: expected a JSON object")
+        raise TypeError("filter: expected a JSON object")
     return json.loads(json.dumps(filter))  # a deep copy the caller's dict does not share
 
 
@@ -155,7 +155,7 @@ def _listed(where: dict | None) -> list[dict]:
     if where is None:
         return []
     if not isinstance(where, dict):
-        raise ValueError("where: expected a JSON object")
+        raise TypeError("where: expected a JSON object")
     return [where]
 
 
@@ -218,7 +218,7 @@ def _quantity(keyword: str, value: Any) -> dict:
 
 def _number(value: Any, keyword: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"{keyword}: {value!r} is not a number")
+        raise TypeError(f"{keyword}: {value!r} is not a number")
     return float(value) if not float(value).is_integer() else int(value)
 
 
