@@ -8,6 +8,7 @@ file has the catalogued size and holds the numbers read remotely).
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -158,6 +159,10 @@ def test_the_client_notebook_runs_against_a_live_demo(tmp_path, monkeypatch):
     download = _text_of(_tagged(notebook, "download")[0])
     downloaded = [Path(line.strip()) for line in download.splitlines() if line.strip().startswith(str(scratch))]
     assert downloaded and downloaded[0].is_file(), f"the download cell printed no file under {scratch}:\n{download}"
+    # Progress shows in the notebook (rich's live bar needs ipywidgets; without them, one line at the end),
+    # never rich's warning about the missing widgets.
+    assert " MB in " in download or importlib.util.find_spec("ipywidgets") is not None, download
+    assert "ipywidgets" not in download, download
 
     verified = _text_of(_tagged(notebook, "verify")[0])
     assert "verified: True" in verified, verified

@@ -96,3 +96,19 @@ def test_a_file_the_caller_may_not_read_is_not_found(node):
     assert curator.open(file.id).keys() == file.open().keys()
     with pytest.raises(NotFound, match="pass token="):
         Commons(node.url).open(file.id).keys()  # the same file, asked for without the token
+
+
+def test_a_groups_listing_describes_its_datasets_without_more_requests(node, cube):
+    data = cube.open()["/entry/data"]
+    mark = len(node.meter.answers)
+    described = {name: (data[name].shape, data[name].dtype.str) for name in data}
+    assert described == {"data": (CUBE_SHAPE, "<f4"), "y": ((512,), ">f8"), "x": ((512,), "<i2")}
+    assert node.meter.since(mark) == []
+
+
+def test_a_plot_without_axes_has_one_none_per_dimension(node):
+    commons = Commons(node.url)
+    raw_saxs = commons.datasets(technique="small angle x-ray scattering", kind="raw").first()
+    plot = raw_saxs.files[0].open().default_plot()
+    assert plot.signal.ndim == 2 and plot.axes == [None, None]
+    assert plot.title == raw_saxs.title

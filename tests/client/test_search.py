@@ -150,6 +150,11 @@ def test_to_pandas_has_a_column_per_matched_parameter_in_the_query_unit(node):
     in_fahrenheit = commons.datasets(temperature_below=(80.33, "fahrenheit")).to_pandas()  # 300 K
     assert sorted(in_fahrenheit["pid"]) == sorted(table["pid"])
     assert in_fahrenheit["sample_temperature [fahrenheit]"].max() < 80.33
+    assert "score" not in table  # no text query: no score worth a column
+    assert "score" in commons.datasets(text="lysozyme").to_pandas()
+    nothing = commons.datasets(temperature_below=(0, "K")).to_pandas()
+    assert nothing.empty and {"pid", "title", "creationDate", "facility"} <= set(nothing.columns)
+    assert set(commons.instruments().to_pandas()["facility"]) >= {"NLS", "KNS"}
     detailed = found.to_pandas(details=True).set_index("pid")  # each dataset's complete lists, not what matched
     for dataset in found:
         names = ", ".join(technique.name for technique in dataset.techniques)

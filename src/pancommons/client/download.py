@@ -199,13 +199,16 @@ def _read_note(note: Path) -> dict | None:
 
 
 class _Bar:
-    """A rich progress bar (in a terminal or a notebook), or nothing."""
+    """A rich progress bar (in a terminal or a notebook), or nothing; counts what arrived either way."""
 
     def __init__(self, progress, total: int | None, label: str):
         self._progress = progress
         self._task = progress.add_task(label, total=total) if progress is not None else None
+        self.label = label
+        self.received = 0
 
     def begin(self, label: str, total: int) -> None:
+        self.label = label
         if self._progress is not None:
             self._progress.update(self._task, description=label, total=total, completed=0)
 
@@ -214,6 +217,7 @@ class _Bar:
             self._progress.update(self._task, description=label)
 
     def advance(self, amount: int) -> None:
+        self.received += amount
         if self._progress is not None and amount:
             self._progress.advance(self._task, amount)
 
@@ -223,15 +227,24 @@ def _progress(shown: bool, total: int | None = None, label: str = "") -> Iterato
     if not shown:
         yield _Bar(None, None, label)
         return
-    from rich.progress import (
-        BarColumn,
-        DownloadColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-        TransferSpeedColumn,
-    )
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
 
+    if Console().is_jupyter and not _has_widgets():
+        # rich draws a live bar in Jupyter only through ipywidgets; without them, one line at the end
+        # rather than its warning in every cell.
+        started, bar = time.monotonic(), _Bar(None, None, label)
+        yield bar
+        print(f"{bar.label}: {bar.received / 1e6:.1f} MB in {time.monotonic() - started:.1f} s")
+        return
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                   TimeRemainingColumn()) as progress:
         yield _Bar(progress, total, label)
+
+
+def _has_widgets() -> bool:
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    return True

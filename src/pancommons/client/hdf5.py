@@ -107,7 +107,13 @@ class RemoteFile:
 
     def meta(self, path: str) -> dict:
         if path not in self._meta:
-            self._meta[path] = self._get("meta", path).json()
+            meta = self._get("meta", path).json()
+            self._meta[path] = meta
+            # A group's listing already describes its datasets fully (shape, type, attributes):
+            # keep them, so reading a group's members costs no request per member.
+            for child in meta.get("children") or []:
+                if child.get("kind") == "dataset" and "shape" in child:
+                    self._meta.setdefault(f"{path.rstrip('/')}/{child['name']}", child)
         return self._meta[path]
 
     def attributes(self, path: str) -> dict:
@@ -320,6 +326,7 @@ def _plot(group: RemoteGroup, entry: RemoteGroup | None) -> Plot:
     if isinstance(axes_names, str):
         axes_names = [part for part in axes_names.replace(":", ",").split(",") if part.strip()]
     axes = [group[name] if name not in (".", "") and name in group else None for name in axes_names]
+    axes = (axes + [None] * signal.ndim)[:signal.ndim]  # one per dimension, None where @axes names none
     title = _attr_text(attrs.get("title"))
     if not title and entry is not None and "title" in entry:  # the entry's title, as NeXus viewers show it
         title = _attr_text(entry["title"][()])

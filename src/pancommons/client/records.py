@@ -391,10 +391,27 @@ class Results(Generic[T]):
             import pandas
         except ImportError:
             raise CommonsError("to_pandas() needs pandas: pip install pandas") from None
-        return pandas.DataFrame([_row(record, details) for record in self])
+        rows = [_row(record, details) for record in self]
+        columns = list(COLUMNS.get(self._collection, ()))  # always there, even for no results
+        if self.criteria.text:
+            columns.append("score")  # without a text query every score is 0: no column
+        for row in rows:
+            if not self.criteria.text:
+                row.pop("score", None)
+            columns += [key for key in row if key not in columns]
+        return pandas.DataFrame(rows, columns=columns)
 
 
-def _row(record: Record, details: bool) -> dict:
+COLUMNS = {
+    "Datasets": ("pid", "title", "isPublic", "creationDate", "size", "facility", "kind", "license", "embargoUntil"),
+    "Documents": ("pid", "type", "title", "isPublic", "startDate", "endDate", "releaseDate", "doi", "license"),
+    "Instruments": ("pid", "name", "facility"),
+}
+
+
+def _row(record: Record | Instrument, details: bool) -> dict:
+    if isinstance(record, Instrument):
+        return {"pid": record.pid, "name": record.name, "facility": record.facility, "provider": record.provider}
     row = {key: value for key, value in record.raw.items() if not isinstance(value, (dict, list))}
     for key in ("creationDate", "embargoUntil", "startDate", "endDate", "releaseDate"):
         if key in row:
