@@ -228,7 +228,14 @@ def _progress(shown: bool, total: int | None = None, label: str = "") -> Iterato
         yield _Bar(None, None, label)
         return
     from rich.console import Console
-    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
 
     if Console().is_jupyter and not _has_widgets():
         # rich draws a live bar in Jupyter only through ipywidgets; without them, one line at the end
