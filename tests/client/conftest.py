@@ -101,6 +101,8 @@ def write_cube(path: Path) -> Path:
         data.attrs["signal"] = "data"
         data.attrs["axes"] = [".", "y", "x"]
         f["entry/monitor_counts"] = np.uint64(123456789)
+        f["entry/motors"] = np.array([(1, 2.5), (3, -4.0)], dtype=[("index", "<i4"), ("position", "<f8")])
+        f["entry/no_value"] = h5py.Empty("f4")
     return path
 
 

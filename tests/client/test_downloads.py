@@ -8,19 +8,24 @@ import hashlib
 import os
 import socket
 import threading
+import warnings
 from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select, update
 
 from pancommons.client import (
     ChecksumMismatch,
     Commons,
     CommonsError,
     DownloadInterrupted,
+    File,
     LocalCopyDiffers,
+    UnverifiedDownload,
 )
 from pancommons.client.download import inside, parse_digest
+from pancommons.db import tables as t
 
 
 class CuttingProxy:
@@ -177,7 +182,11 @@ def test_download_a_whole_dataset(node, tmp_path):
     assert [path.relative_to(tmp_path).as_posix() for path in saved] == [file.path for file in dataset.files]
     for path, file in zip(saved, dataset.files):
         assert path.read_bytes() == (node.data / file.path).read_bytes()
+    mark = len(node.meter.answers)
     assert dataset.download(tmp_path, progress=False) == saved  # all there already: nothing fetched
+    assert {answer.path for answer in node.meter.since(mark) if answer.path.startswith("/files/")} <= \
+        {f"/files/{file.id}" for file in dataset.files}
+    assert all(answer.bytes < 1024 for answer in node.meter.since(mark))  # HEADs and listings, no file's bytes
 
 
 def test_an_embargoed_file_downloads_with_the_token_only(node, tmp_path):
@@ -189,6 +198,93 @@ def test_an_embargoed_file_downloads_with_the_token_only(node, tmp_path):
 
 def test_server_paths_never_escape_the_target(tmp_path):
     assert inside(tmp_path, "NLS/MX1/run.nxs") == tmp_path / "NLS" / "MX1" / "run.nxs"
-    for hostile in ["../outside.nxs", "/etc/passwd", "a/../../b", "C:/x", ""]:
+    for hostile in ["../outside.nxs", "/etc/passwd", "a/../../b", "C:/x", "", "\\etc\\passwd", "\\tmp/evil"]:
         with pytest.raises(CommonsError, match="would not stay under"):
             inside(tmp_path, hostile)
+    with pytest.raises(CommonsError, match="would not stay under"):
+        inside(tmp_path, "NLS/run.nxs", bare=True)  # a file's name is a name, not a path
+
+
+def test_a_file_name_from_the_server_cannot_leave_the_directory(node, tmp_path):
+    dataset = Commons(node.url).dataset(node.cube_pid)
+    [real] = dataset.files
+    hostile = File(dataset, {**real.raw, "name": "../escaped.bin"})
+    (tmp_path / "downloads").mkdir()
+    with pytest.raises(CommonsError, match="would not stay under"):
+        hostile.download(tmp_path / "downloads", progress=False)
+    assert sorted(path.name for path in tmp_path.rglob("*")) == ["downloads"]
+
+
+def test_a_resumed_download_is_verified_as_a_whole(node, tmp_path):
+    port = int(node.url.rsplit(":", 1)[1])
+    proxy = CuttingProxy(port, after=3_000_000, cuts=1)
+    try:
+        [file] = Commons(f"http://127.0.0.1:{proxy.port}").dataset(node.cube_pid).files
+        with pytest.raises(DownloadInterrupted):
+            file.download(tmp_path, progress=False, retries=0)
+        part = tmp_path / "stack_0001.nxs.part"
+        spoiled = bytearray(part.read_bytes())
+        spoiled[1000] ^= 0xFF  # the bytes kept on the local disk went bad before the rest arrived
+        part.write_bytes(bytes(spoiled))
+        mark = len(node.meter.answers)
+        with pytest.raises(ChecksumMismatch):
+            file.download(tmp_path, progress=False)
+        assert [answer.range for answer in node.meter.since(mark) if answer.range] == [f"bytes={len(spoiled)}-"]
+        assert not (tmp_path / "stack_0001.nxs").exists() and not part.exists()
+        assert file.download(tmp_path, progress=False).read_bytes() == node.cube_path.read_bytes()
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
+def catalogued_checksum(node):
+    """Set the catalogued checksum of one file for a test; restored after it."""
+    changed = []
+
+    def set_checksum(file_id: int, checksum: str, algorithm: str) -> None:
+        with node.engine.begin() as connection:
+            before = connection.execute(select(t.DataFile.checksum, t.DataFile.checksum_algorithm)
+                                        .where(t.DataFile.id == file_id)).one()
+            connection.execute(update(t.DataFile).where(t.DataFile.id == file_id)
+                               .values(checksum=checksum, checksum_algorithm=algorithm))
+        changed.append((file_id, *before))
+
+    yield set_checksum
+    with node.engine.begin() as connection:
+        for file_id, checksum, algorithm in changed:
+            connection.execute(update(t.DataFile).where(t.DataFile.id == file_id)
+                               .values(checksum=checksum, checksum_algorithm=algorithm))
+
+
+def test_a_checksum_under_an_unregistered_algorithm_is_still_verified(node, cube, catalogued_checksum, tmp_path):
+    catalogued_checksum(cube.id, hashlib.sha3_256(node.cube_path.read_bytes()).hexdigest(), "sha3_256")
+    assert httpx.head(cube.url).headers["repr-digest"].startswith("sha3_256=:")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # verified: no warning
+        assert cube.download(tmp_path, progress=False).read_bytes() == node.cube_path.read_bytes()
+    catalogued_checksum(cube.id, hashlib.sha3_256(b"other bytes").hexdigest(), "sha3_256")
+    with pytest.raises(ChecksumMismatch, match="sha3_256"):
+        cube.download(tmp_path / "again.nxs", progress=False)
+
+
+def test_without_a_catalogued_checksum_the_bytes_decide(node, cube, catalogued_checksum, tmp_path):
+    catalogued_checksum(cube.id, "", "")  # as a PaNOSC dump imports files
+    assert "repr-digest" not in httpx.head(cube.url).headers
+    with pytest.warns(UnverifiedDownload, match="only its size was checked"):
+        saved = cube.download(tmp_path, progress=False)
+    assert saved.read_bytes() == node.cube_path.read_bytes()
+    with pytest.warns(UnverifiedDownload):
+        assert cube.download(tmp_path, progress=False) == saved  # the same bytes: kept
+    same_size = bytearray(saved.read_bytes())
+    same_size[0] ^= 0xFF
+    saved.write_bytes(bytes(same_size))
+    with pytest.warns(UnverifiedDownload), pytest.raises(LocalCopyDiffers):
+        cube.download(tmp_path, progress=False)  # a size that matches is not enough to call it good
+    assert saved.read_bytes() == bytes(same_size) and not list(tmp_path.glob("*.part*"))
+
+
+def test_a_directory_where_the_file_should_go_is_refused(cube, tmp_path):
+    (tmp_path / "stack_0001.nxs").mkdir()
+    with pytest.raises(CommonsError, match="is a directory"):
+        cube.download(tmp_path, progress=False)
+    assert cube.download(str(tmp_path / "new") + "/", progress=False) == tmp_path / "new" / "stack_0001.nxs"

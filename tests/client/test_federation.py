@@ -14,6 +14,7 @@ import pytest
 from pancommons.client import (
     BadFilter,
     Commons,
+    CommonsError,
     NotFound,
     PartialAnswer,
     ProviderUnavailable,
@@ -121,3 +122,20 @@ def test_refusals_through_the_federation(federated):
         list(commons.datasets(wavelength=(1, 2, "blorfs")))
     with pytest.raises(NotFound):
         commons.dataset("no/such/dataset")
+
+
+def test_every_search_works_through_the_federation(node, second_node, federated, tmp_path):
+    commons = Commons(federated.url)
+    proposals = list(commons.proposals(limit=40))
+    assert {document.provider for document in proposals} == {f"{node.url}/api", second_node.url}
+    assert proposals[0].members and proposals[0].datasets().first() is not None
+    assert {instrument.facility for instrument in commons.instruments()} >= {"NLS", "KNS"}
+    assert commons.facets(facility="KNS")["total"] == len(commons.datasets(facility="KNS"))
+    table = commons.datasets(facility="KNS").to_pandas()
+    assert set(table["provider"]) == {f"{node.url}/api", second_node.url}
+    from_second = next(dataset for dataset in commons.datasets(facility="KNS") if dataset.provider == second_node.url)
+    saved = from_second.download(tmp_path, progress=False)
+    direct = Commons(second_node.url).dataset(from_second.pid)
+    assert [path.stat().st_size for path in saved] == [file.size for file in direct.files]
+    with pytest.raises(CommonsError, match="federation serves no files"):
+        commons.open(1)

@@ -56,6 +56,11 @@ def test_slices_equal_h5pys_own_read(node, cube):
         np.testing.assert_array_equal(y[10:20], local["/entry/data/y"][10:20])
         np.testing.assert_array_equal(np.asarray(remote["/entry/data/x"]), local["/entry/data/x"][()])
         assert remote["/entry/monitor_counts"][()] == local["/entry/monitor_counts"][()] == 123456789
+        motors = remote["/entry/motors"]
+        assert motors.dtype.names == ("index", "position")  # a compound keeps its fields and their types
+        np.testing.assert_array_equal(motors[()], local["/entry/motors"][()])
+        assert motors[1]["position"] == -4.0 and motors[0:1].dtype == local["/entry/motors"].dtype
+        assert remote["/entry/no_value"].empty and remote["/entry/no_value"][()] is None
     assert stack[0, 0:0].shape == (0, 512)  # an empty selection asks nothing
 
 

@@ -103,6 +103,7 @@ def test_results_page_lazily_and_count_on_the_server(node):
     narrowed = commons.datasets(technique="small angle neutron scattering")
     assert len(narrowed) == len(list(narrowed)) > 0  # with an include, counted by the facets' total
     assert len(commons.datasets(limit=3)) == 3 and len(list(commons.datasets(limit=3))) == 3
+    assert commons.datasets(limit=3)[0:0] == [] and len(commons.datasets(limit=3)[1:]) == 2
     assert [dataset.pid for dataset in everything[2:5]] == [dataset.pid for dataset in list(everything)[2:5]]
     assert everything[4].pid == list(everything)[4].pid
     with pytest.raises(IndexError):
@@ -158,7 +159,8 @@ def test_to_pandas_has_a_column_per_matched_parameter_in_the_query_unit(node):
     detailed = found.to_pandas(details=True).set_index("pid")  # each dataset's complete lists, not what matched
     for dataset in found:
         names = ", ".join(technique.name for technique in dataset.techniques)
-        assert (detailed.loc[dataset.pid, "techniques"] if names else None) in (names, None)
+        shown = detailed.loc[dataset.pid, "techniques"]
+        assert shown == names if names else pandas.isna(shown)
         assert detailed.loc[dataset.pid, "instrument"] == dataset.instrument.name
         wavelength = dataset.parameter("incident_wavelength")
         if wavelength is not None:
@@ -223,3 +225,10 @@ def test_filter_builder_without_a_server():
         dataset_filter(pressure_below=("high", "bar"))
     with pytest.raises(TypeError, match="where: expected a JSON object"):
         dataset_filter(where=[{"facility": "NLS"}])
+    with pytest.raises(ValueError, match="not a finite number"):
+        dataset_filter(temperature=(float("nan"), 300, "K"))
+    # LoopBack's shorthands: one relation name; a raw filter's own query, which text= overrides
+    assert dataset_filter(include="techniques")["include"] == ["techniques"]
+    raw = dataset_filter(filter={"query": "silicon", "where": {"kind": "raw"}})
+    assert raw.text == "silicon" and "query" not in raw
+    assert dataset_filter(filter={"query": "silicon"}, text="germanium").text == "germanium"

@@ -25,6 +25,7 @@ from pancommons.client.errors import (
     NotFound,
     PartialAnswer,
     ProviderUnavailable,
+    UnverifiedDownload,
 )
 from pancommons.client.hdf5 import Plot, RemoteDataset, RemoteFile, RemoteGroup
 from pancommons.client.query import dataset_filter
@@ -33,5 +34,5 @@ from pancommons.client.records import Dataset, Document, File, Instrument, Resul
 __all__ = [
     "BadFilter", "ChecksumMismatch", "Commons", "CommonsError", "Dataset", "Document", "DownloadInterrupted", "File",
     "Instrument", "LocalCopyDiffers", "NotAllowed", "NotFound", "PartialAnswer", "Plot", "ProviderUnavailable",
-    "RemoteDataset", "RemoteFile", "RemoteGroup", "Results", "dataset_filter",
+    "RemoteDataset", "RemoteFile", "RemoteGroup", "Results", "UnverifiedDownload", "dataset_filter",
 ]

@@ -12,7 +12,7 @@ from typing import Any, Self
 from urllib.parse import quote
 
 from pancommons.client.connection import Connection, api_base, node_root
-from pancommons.client.errors import NotFound
+from pancommons.client.errors import CommonsError, NotFound
 from pancommons.client.hdf5 import RemoteFile
 from pancommons.client.query import (
     Criteria,
@@ -44,6 +44,7 @@ class Commons:
 
     def __init__(self, url: str, token: str | None = None, *, timeout: float = 60.0, strict: bool = False):
         self._connection = Connection(url, token, timeout, strict)
+        self._federation: bool | None = None  # asked when first needed
 
     @property
     def url(self) -> str:
@@ -112,14 +113,26 @@ class Commons:
         read remotely like ``dataset.files[0].open()``."""
         if not str(file_id).isascii() or not str(file_id).isdigit():
             raise ValueError(f"file_id: expected a catalogue file id (a whole number), not {file_id!r}")
+        if self._is_federation():
+            raise CommonsError("a file id belongs to one facility's node, and a federation serves no files: "
+                               "open it from its dataset (dataset.files[0].open()) or with Commons(<the node's address>)")
         return RemoteFile(self._connection, f"{self._connection.root}/h5grove", str(file_id))
+
+    def _is_federation(self) -> bool:
+        """Whether this address is a federation (it answers /api/status; a node does not)."""
+        if self._federation is None:
+            try:
+                self._connection.get("status")
+                self._federation = True
+            except NotFound:
+                self._federation = False
+        return self._federation
 
     def status(self) -> dict:
         """A federation's account of each facility (state, failures, latency); for a node, that it answers."""
-        try:
+        if self._is_federation():
             return self._connection.get("status")
-        except NotFound:
-            return {"url": self.url, "federation": False, "datasets": self._connection.get("Datasets/count")["count"]}
+        return {"url": self.url, "federation": False, "datasets": self._connection.get("Datasets/count")["count"]}
 
     # What the records ask for -----------------------------------------------------------------
 

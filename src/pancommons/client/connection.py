@@ -16,6 +16,7 @@ import httpx
 
 from pancommons import __version__
 from pancommons.client.errors import (
+    CommonsError,
     PartialAnswer,
     ProviderUnavailable,
     describe_missing,
@@ -54,7 +55,6 @@ class Connection:
         self.root = node_root(self.api)
         self.token = token or None
         self.strict = strict
-        self.is_federation: bool | None = None  # known after the first answer
         self.http = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={"User-Agent": f"pancommons-client/{__version__}"},
@@ -79,6 +79,8 @@ class Connection:
             response = self.http.request(method, url, params=params, headers={**self.authorization(url), **(headers or {})})
         except httpx.TransportError as error:
             raise ProviderUnavailable(f"cannot reach {url.split('?')[0]}: {error or type(error).__name__}", url=url) from None
+        except httpx.HTTPError as error:  # too many redirects, an answer that does not decode …
+            raise CommonsError(f"{url.split('?')[0]} could not be read: {error or type(error).__name__}", url=url) from None
         self.check(response)
         return response
 
@@ -89,8 +91,6 @@ class Connection:
                 response.read()
             raise error_for(response, self.signed_in(url))
         providers = providers_of(response)
-        if url.startswith(self.api):
-            self.is_federation = bool(providers) or bool(self.is_federation)
         missing = missing_providers(providers)
         if missing:
             message = f"the federation answered without some facilities: {describe_missing(providers)}"

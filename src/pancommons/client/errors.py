@@ -57,6 +57,10 @@ class LocalCopyDiffers(CommonsError, FileExistsError):
     """A different file is already at the download's target; it is left alone (pass ``overwrite=True`` to replace it)."""
 
 
+class UnverifiedDownload(UserWarning):
+    """A file arrived whose checksum the commons did not send (a catalogue without checksums): only its size was checked."""
+
+
 class PartialAnswer(UserWarning):
     """The federation answered without some facilities; the results hold only the others'."""
 

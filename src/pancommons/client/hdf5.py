@@ -12,6 +12,7 @@ that is what HDF5 itself reads efficiently; index the array you get for more.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ class RemoteFile:
 
     def paths(self, path: str = "/") -> list[str]:
         """Every path below ``path`` (links listed, not followed)."""
-        return self._get("paths", path).json()
+        return self._json("paths", path)
 
     def visit(self, callback) -> Any:
         """Like h5py's visit: ``callback(name)`` for every path below the root until it returns something."""
@@ -107,7 +108,7 @@ class RemoteFile:
 
     def meta(self, path: str) -> dict:
         if path not in self._meta:
-            meta = self._get("meta", path).json()
+            meta = self._json("meta", path)
             self._meta[path] = meta
             # A group's listing already describes its datasets fully (shape, type, attributes):
             # keep them, so reading a group's members costs no request per member.
@@ -118,7 +119,7 @@ class RemoteFile:
 
     def attributes(self, path: str) -> dict:
         if path not in self._attrs:
-            self._attrs[path] = self._get("attr", path).json()
+            self._attrs[path] = self._json("attr", path)
         return self._attrs[path]
 
     def read(self, path: str, selection: str | None, format: str) -> bytes:
@@ -126,8 +127,15 @@ class RemoteFile:
         return self._get("data", path, format=format, dtype="origin", **params).content
 
     def _get(self, endpoint: str, path: str, **params: str):
-        response = self._connection.request("GET", f"{self._base}/{endpoint}", {"file": self.file_id, "path": path, **params})
-        return response
+        return self._connection.request("GET", f"{self._base}/{endpoint}", {"file": self.file_id, "path": path, **params})
+
+    def _json(self, endpoint: str, path: str, **params: str) -> Any:
+        response = self._get(endpoint, path, **params)
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise CommonsError(f"{response.request.url} answered something that is not JSON", response.status_code,
+                               str(response.request.url)) from None
 
 
 class RemoteGroup:
@@ -179,12 +187,10 @@ class RemoteDataset:
         self.file = file
         self.name = path
         self._meta = meta
+        # HDF5's null dataspace (h5py.Empty) has no shape: it holds no value at all
+        self.empty = meta.get("shape") is None
         self.shape: tuple[int, ...] = tuple(meta.get("shape") or ())
-        kind = meta.get("type") or {}
-        try:
-            self.dtype = np.dtype(kind.get("dtype"))
-        except (TypeError, ValueError):
-            self.dtype = np.dtype(object)  # a type NumPy cannot name (compound with references …): read as JSON
+        self.dtype = _dtype((meta.get("type") or {}).get("dtype"))
         self.chunks = tuple(meta["chunks"]) if meta.get("chunks") else None
         self.compression = [item.get("name") for item in meta.get("filters") or []]
 
@@ -217,6 +223,8 @@ class RemoteDataset:
         return values.astype(dtype) if dtype is not None else values
 
     def __getitem__(self, key: Any) -> Any:
+        if self.empty:
+            return None  # what an empty dataset holds: nothing (h5py answers h5py.Empty)
         selection, shape = selection_of(key, self.shape)
         if 0 in shape:
             return np.empty(shape, dtype=self.dtype)
@@ -227,10 +235,28 @@ class RemoteDataset:
                 raise CommonsError(f"{self.name}: the server sent {len(content)} bytes for a selection of {expected}")
             values = np.frombuffer(content, dtype=self.dtype).reshape(shape)
             return values[()] if not shape else values.copy()  # a writable array of its own, like h5py's
-        import json
-
         values = json.loads(self.file.read(self.name, selection, "json"))  # strings, compound and other types
+        if self.dtype.names:  # records come as lists of field values: rebuild the structured array
+            found = np.array(_records(values, len(shape)), dtype=self.dtype)
+            return found if shape else found[()]
         return values if not shape else np.asarray(values)
+
+
+def _dtype(described: Any) -> np.dtype:
+    """NumPy's dtype for h5grove's description: a string, or for a compound a {field: description} dict."""
+    try:
+        if isinstance(described, dict):
+            return np.dtype([(name, _dtype(field)) for name, field in described.items()])
+        return np.dtype(described)
+    except (TypeError, ValueError):
+        return np.dtype(object)  # a type NumPy cannot name (references …): read as JSON
+
+
+def _records(values: Any, depth: int) -> Any:
+    """Lists of field values at ``depth`` → tuples, as NumPy builds structured arrays from."""
+    if depth == 0:
+        return tuple(values) if isinstance(values, list) else values
+    return [_records(value, depth - 1) for value in values]
 
 
 def normalise(path: str) -> str:

@@ -13,6 +13,7 @@ be written as a raw ``where``/``include``/``filter`` and is combined with them.
 from __future__ import annotations
 
 import json
+import math
 import numbers
 from typing import Any
 
@@ -66,7 +67,7 @@ def dataset_filter(
     """
     raw = _raw(filter)
     conditions = _listed(raw.pop("where", None)) + _listed(where)
-    includes = list(raw.pop("include", None) or []) + list(include or [])
+    includes = _includes(raw.pop("include", None)) + _includes(include)
 
     if facility is not None:
         conditions.append({"facility": _one_or_any(facility, "facility")})
@@ -108,7 +109,7 @@ def document_filter(*, text: str | None = None, type: str | None = None, title: 
         conditions.append({"type": _text(type, "type")})
     if title is not None:
         conditions.append({"title": {"ilike": f"%{_text(title, 'title')}%"}})
-    includes = list(raw.pop("include", None) or []) + list(include or [])
+    includes = _includes(raw.pop("include", None)) + _includes(include)
     return _assemble(raw, conditions, includes, text, order)
 
 
@@ -120,11 +121,12 @@ def instrument_filter(*, facility: str | list[str] | None = None, name: str | No
         conditions.append({"facility": _one_or_any(facility, "facility")})
     if name is not None:
         conditions.append({"name": _text(name, "name")})
-    return _assemble(raw, conditions, list(raw.pop("include", None) or []), text, None)
+    return _assemble(raw, conditions, _includes(raw.pop("include", None)), text, None)
 
 
 def _assemble(raw: dict, conditions: list, includes: list, text: str | None, order: str | None) -> Criteria:
-    text = raw.pop("query", None) if text is None else _text(text, "text")
+    in_filter = raw.pop("query", None)  # a raw filter's own query; text= wins over it
+    text = in_filter if text is None else _text(text, "text")
     if conditions:
         raw["where"] = conditions[0] if len(conditions) == 1 else {"and": conditions}
     if includes:
@@ -157,6 +159,17 @@ def _listed(where: dict | None) -> list[dict]:
     if not isinstance(where, dict):
         raise TypeError("where: expected a JSON object")
     return [where]
+
+
+def _includes(value: Any) -> list:
+    """LoopBack takes one relation name, one include object, or a list of them."""
+    if value is None:
+        return []
+    if isinstance(value, (str, dict)):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise TypeError(f"include: expected a relation name, an include object or a list of them, not {value!r}")
 
 
 def _scoped(relation: str, where: dict) -> dict:
@@ -219,6 +232,8 @@ def _quantity(keyword: str, value: Any) -> dict:
 def _number(value: Any, keyword: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{keyword}: {value!r} is not a number")
+    if not math.isfinite(value):
+        raise ValueError(f"{keyword}: {value!r} is not a finite number")
     return float(value) if not float(value).is_integer() else int(value)
 
 

@@ -285,10 +285,7 @@ class File:
         stopped; a different file at the target is left alone unless ``overwrite``."""
         from pancommons.client.download import download_file
 
-        target = Path(to)
-        if target.is_dir() or str(to).endswith(("/", "\\")):
-            target = target / self.name
-        return download_file(self, target, progress=progress, overwrite=overwrite, retries=retries)
+        return download_file(self, to, progress=progress, overwrite=overwrite, retries=retries)
 
 
 class _Details:
@@ -353,7 +350,7 @@ class Results(Generic[T]):
             if index.step not in (None, 1) or (index.start or 0) < 0 or (index.stop is not None and index.stop < 0):
                 raise IndexError("results take slices [start:stop] with start and stop ≥ 0")
             start = index.start or 0
-            stop = index.stop if self._limit is None else min(index.stop or self._limit, self._limit)
+            stop = index.stop if self._limit is None else self._limit if index.stop is None else min(index.stop, self._limit)
             if stop is None:
                 return list(self)[start:]
             found: list[T] = []

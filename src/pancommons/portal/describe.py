@@ -154,10 +154,12 @@ DIGEST_NAMES = {"sha256": "sha-256", "sha512": "sha-512", "md5": "md5", "sha1": 
 
 
 def repr_digest(checksum: str, algorithm: str) -> str | None:
-    """The ``Repr-Digest`` field of a file with this catalogued hex checksum, or None where RFC 9530
-    has no name for the algorithm (or the file has no checksum)."""
-    name = DIGEST_NAMES.get(algorithm.lower())
-    if name is None or not checksum:
+    """The ``Repr-Digest`` field of a file with this catalogued hex checksum, or None for a file
+    catalogued without one.  An algorithm RFC 9530 has no name for (sha3_256, blake2b …) goes under
+    its hashlib name, a valid field key that a client knowing it can check and others ignore."""
+    algorithm = algorithm.lower()
+    name = DIGEST_NAMES.get(algorithm, algorithm)
+    if not checksum or not re.fullmatch(r"[a-z][a-z0-9_.-]*", name):
         return None
     try:
         return f"{name}=:{base64.b64encode(bytes.fromhex(checksum)).decode()}:"
