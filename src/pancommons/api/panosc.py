@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from fastapi.responses import JSONResponse
 
 from pancommons.api import errors
 from pancommons.api.auth import CallerDep
 from pancommons.api.paths import COLLECTIONS
+from pancommons.api.responses import FastJSONResponse
 from pancommons.catalogue.facets import facets
 from pancommons.catalogue.search import Catalogue
 from pancommons.query.filter import (
@@ -27,7 +27,7 @@ from pancommons.query.filter import (
 
 # The service returns plain JSON-ready dicts; rendering them directly skips FastAPI's
 # per-value encoder, which costs more than the query for a page of nested records.
-router = APIRouter(prefix="/api", default_response_class=JSONResponse, responses=errors.documented(400, 401))
+router = APIRouter(prefix="/api", default_response_class=FastJSONResponse, responses=errors.documented(400, 401))
 
 
 FILTER_EXAMPLES = {
@@ -108,7 +108,7 @@ def _routes(collection: str, entity: str) -> None:
         corpus: CorpusArgument = None,
     ):
         parsed = parse_filter(entity, load_json(filter, "filter"), query=query)
-        return JSONResponse(store.find(parsed, who, parse_corpus_argument(corpus)))
+        return FastJSONResponse(store.find(parsed, who, parse_corpus_argument(corpus)))
 
     @router.get(f"/{collection}/count", summary=f"Count {collection}", tags=[collection], name=f"count_{noun}")
     def count(store: CatalogueDep, who: CallerDep, where: WhereArgument = None, query: TextArgument = None):
@@ -137,7 +137,7 @@ def _routes(collection: str, entity: str) -> None:
         record = store.get(entity, pid, parsed.includes, who)
         if record is None:
             raise HTTPException(404, f"no {entity} with pid {pid!r}")
-        return JSONResponse(record)
+        return FastJSONResponse(record)
 
 
 def _facet_route(collection: str) -> None:
@@ -153,7 +153,7 @@ def _facet_route(collection: str) -> None:
         filter: Annotated[str | None, Query(description="a whole filter (where, include, query) instead of where")] = None,
         query: TextArgument = None,
     ):
-        return JSONResponse(facets(store, parse_facet_arguments(where, filter, query), who))
+        return FastJSONResponse(facets(store, parse_facet_arguments(where, filter, query), who))
 
 
 def _file_routes(collection: str) -> None:
@@ -171,7 +171,7 @@ def _file_routes(collection: str) -> None:
         found = store.files(pid, parse_filter("File", load_json(filter, "filter")), who)
         if found is None:
             raise HTTPException(404, f"no Dataset with pid {pid!r}")
-        return JSONResponse(found)
+        return FastJSONResponse(found)
 
 
 for _collection, _entity in COLLECTIONS.items():

@@ -337,7 +337,7 @@ class Catalogue:
         grouped: dict[int, list] = defaultdict(list)
         for start in range(0, len(parent_ids), 500):
             statement = compiler.related_rows(entity, include, parent_ids[start : start + 500], INCLUDE_CAP)
-            for row in connection.execute(statement).mappings():
+            for row in connection.execute(statement).mappings().all():
                 grouped[row["_parent"]].append(row)
         unique_rows = list({row["id"]: row for group in grouped.values() for row in group}.values())
         records = self._records(connection, compiler, include.entity, unique_rows, include.includes, include.fields, {})
