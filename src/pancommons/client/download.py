@@ -130,8 +130,7 @@ def fetch(connection: Connection, url: str, target: Path, bar: _Bar, *, overwrit
             bar.advance(remote.size)
             return target  # a good copy is already there: nothing to fetch, nothing to overwrite
         if not overwrite:
-            raise LocalCopyDiffers(f"{target} exists and is not the file at {url}; it is left alone "
-                                   f"(move it away, or pass overwrite=True to replace it)")
+            raise _differs(target, url)
 
     target.parent.mkdir(parents=True, exist_ok=True)
     part = target.with_name(target.name + ".part")
@@ -169,11 +168,15 @@ def fetch(connection: Connection, url: str, target: Path, bar: _Bar, *, overwrit
         _discard(part, note)
         if same:
             return target
-        raise LocalCopyDiffers(f"{target} exists and is not the file at {url}; it is left alone "
-                               f"(move it away, or pass overwrite=True to replace it)")
+        raise _differs(target, url)
     os.replace(part, target)
     note.unlink(missing_ok=True)
     return target
+
+
+def _differs(target: Path, url: str) -> LocalCopyDiffers:
+    return LocalCopyDiffers(f"{target} exists and is not the file at {url}; it is left alone "
+                            f"(move it away, or pass overwrite=True to replace it)")
 
 
 def _verify(part: Path, note: Path, remote: _Remote, label: str, url: str) -> None:
