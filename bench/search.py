@@ -579,7 +579,7 @@ class SqliteLoader:
         steps["indexes_s"] = time.perf_counter() - started
         if self.fts == "rebuild":
             started = time.perf_counter()
-            for table in ("dataset_text", "document_text"):
+            for table in ("dataset_text", "document_text", "dataset_text_stats"):  # the last: its repeats
                 self.connection.execute(f"INSERT INTO {table}_fts({table}_fts) VALUES('rebuild')")
             for _, sql in self.triggers:
                 self.connection.execute(sql)

@@ -31,6 +31,7 @@ from pancommons.db.text_search import (
     B,
     matching_ids,
     scored,
+    top_candidates,
 )
 from pancommons.query.filter import Filter, Include, Node
 from pancommons.query.schema import ENTITIES
@@ -121,7 +122,12 @@ class Catalogue:
                 rows, scores = self._instruments_by_text(connection, compiler, condition, query, terms, corpus)
             elif terms:
                 stats = corpus or self.statistics(connection, query.entity, terms, caller, compiler)
-                ranked = scored(self.dialect, query.entity, terms, stats)
+                within = None
+                if query.entity == "Dataset" and len(terms) == 1 and query.where is None and not query.includes:
+                    # Visibility is the only condition: the best are among a few records (text_search.top_candidates).
+                    within = top_candidates(connection, self.dialect, terms[0], stats, root, condition,
+                                            query.skip + query.limit)
+                ranked = scored(self.dialect, query.entity, terms, stats, within)
                 statement = (
                     select(root, ranked.c.score)
                     .join(ranked, ranked.c.id == root.c.id)

@@ -12,9 +12,9 @@ from sqlalchemy import Engine
 
 
 def is_declared_name(name: str | None, type_: str, _parent_names: dict) -> bool:
-    """Alembic's view of the schema: SQLite's FTS5 index (a virtual table and its
-    shadow tables) is made by hand in a migration, not declared in tables.py."""
-    return not (type_ == "table" and name is not None and "_text_fts" in name)
+    """Alembic's view of the schema: SQLite's FTS5 indexes (virtual tables and their
+    shadow tables) are made by hand in migrations, not declared in tables.py."""
+    return not (type_ == "table" and name is not None and "_fts" in name)
 
 
 def alembic_config(engine: Engine | None = None) -> Config:

@@ -379,6 +379,8 @@ class DatasetTextStats(Base):
     """
 
     __tablename__ = "dataset_text_stats"
+    # Records by length: a one-word query takes the shortest matches first (db/text_search.py top_candidates).
+    __table_args__ = (Index("ix_dataset_text_stats_length", "length", "dataset_id"),)
 
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
     length: Mapped[int] = mapped_column(Integer)
