@@ -134,24 +134,24 @@ def top_candidates(connection, dialect: str, term: str, stats: CorpusStatistics,
     holders = stats.frequencies.get(term, 0)
     if holders < SHORTCUT_HOLDERS or holders * MAX_WALK < wanted * stats.records:
         return None
-    repeating = repeating_ids(dialect, term)
+    repeating = repeating_ids(term)
     if len(connection.execute(repeating.limit(MAX_REPEATING + 1)).all()) > MAX_REPEATING:
         return None
-    table = t.DatasetTextStats.__table__
+    records = t.DatasetTextStats.__table__
     # "+ 0": SQLite would otherwise walk the holders (10⁵ of them) by primary key and sort them all,
     # rather than the length index, whose order is the one wanted, testing each against them.
-    holding = (table.c.dataset_id + 0).in_(matching_ids(dialect, "Dataset", [term]))
+    holding = (records.c.dataset_id + 0).in_(matching_ids(dialect, "Dataset", [term]))
     # Visibility as a test of each row (EXISTS), not a join: a join lets the planner start from the
     # visible datasets (most of them) and sort, where the length index gives the order at once.
-    shown = select(datasets.c.id).where(datasets.c.id == table.c.dataset_id, visible).exists()
-    kth = select(table.c.length).where(holding, shown).order_by(table.c.length).limit(1).offset(wanted - 1)
+    shown = select(datasets.c.id).where(datasets.c.id == records.c.dataset_id, visible).exists()
+    kth = select(records.c.length).where(holding, shown).order_by(records.c.length).limit(1).offset(wanted - 1)
     bound = connection.execute(kth).scalar()
     if bound is None:
         return None
-    return union(select(table.c.dataset_id).where(table.c.length <= bound, holding), repeating)
+    return union(select(records.c.dataset_id).where(records.c.length <= bound, holding), repeating)
 
 
-def repeating_ids(dialect: str, term: str):
+def repeating_ids(term: str):
     """SELECT the datasets whose text holds ``term`` more than once (it is in their ``repeats``; SQLite)."""
     fts = table("dataset_text_stats_fts", column("rowid"))
     match = text("dataset_text_stats_fts MATCH :repeated_term")
