@@ -45,11 +45,7 @@ from pancommons.config import Settings
 from pancommons.db import tables as t
 from pancommons.db.account_tables import Account, ApiToken
 from pancommons.db.engine import make_engine
-from pancommons.db.migrate import upgrade
-from pancommons.ingest.pipeline import ingest
-from pancommons.ingest.proposals import import_proposals
 from pancommons.ingest.shared_rows import normalise_orcid
-from pancommons.nexus.synth import write_corpus
 from tests.auth.oidc_provider import (
     API_RESOURCE,
     DEFAULT_ACCOUNTS,
@@ -67,6 +63,7 @@ from tests.auth.oidc_provider import (
 )
 from tests.federation.processes import ROOT, Process, free_port
 from tests.portal.test_browser import CHROMIUM, _browser_or_skip
+from tests.synthetic_node import ingested_catalogue
 
 ARTIFACTS = Path(os.environ.get("PANCOMMONS_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "auth"
 
@@ -128,13 +125,9 @@ def node(tmp_path_factory) -> Iterator[Node]:
             if name.startswith("PANCOMMONS_") and not name.startswith("PANCOMMONS_TEST_"):
                 patch.delenv(name)
         patch.setenv("PANCOMMONS_CONFIG", str(home / "none.toml"))
-        write_corpus(data, 40, seed=5)
         # A ten-year embargo: the corpus's recent proposals stay embargoed for years to come.
         settings = Settings(home=home, data_roots=[data], panet_source="", facility_timezone="UTC", embargo_years=10)
-        engine = make_engine(settings.resolved_database_url)
-        upgrade(engine)
-        import_proposals(data / "proposals.json", settings, engine)
-        assert ingest([str(data)], settings, engine, workers=1).failed == []
+        engine = ingested_catalogue(settings, 40, 5)
 
     now = datetime.now(UTC)
     with engine.connect() as connection:

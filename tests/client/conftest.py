@@ -20,14 +20,10 @@ from pancommons.accounts import store, tokens
 from pancommons.api.app import create_app
 from pancommons.config import Settings
 from pancommons.db import tables as t
-from pancommons.db.engine import make_engine
-from pancommons.db.migrate import upgrade
-from pancommons.ingest.pipeline import ingest
-from pancommons.ingest.proposals import import_proposals
-from pancommons.nexus.synth import write_corpus
 from tests.conftest import SHARED_PANET
 from tests.federation.processes import free_port
 from tests.nexus_files import write_nexus
+from tests.synthetic_node import ingested_catalogue
 
 CUBE_SHAPE = (8, 512, 512)
 
@@ -122,13 +118,9 @@ def serve(app, port: int) -> tuple[uvicorn.Server, threading.Thread]:
 def node(tmp_path_factory) -> Node:
     home = tmp_path_factory.mktemp("client-node")
     data = home / "data"
-    write_corpus(data, 40, seed=11)
-    cube = write_cube(data / "CUBE" / "stack_0001.nxs")
+    cube = data / "CUBE" / "stack_0001.nxs"
     settings = Settings(home=home, data_roots=[data], panet_source=str(SHARED_PANET) if SHARED_PANET.is_file() else "")
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    import_proposals(data / "proposals.json", settings, engine)
-    assert ingest([str(data)], settings, engine, workers=1).failed == []
+    engine = ingested_catalogue(settings, 40, 11, before_ingest=lambda _: write_cube(cube))
     now = datetime.now(UTC)
     with engine.begin() as connection:
         cube_pid = connection.execute(

@@ -20,12 +20,8 @@ from pancommons.client import (
     ProviderUnavailable,
 )
 from pancommons.config import Settings
-from pancommons.db.engine import make_engine
-from pancommons.db.migrate import upgrade
-from pancommons.ingest.pipeline import ingest
-from pancommons.ingest.proposals import import_proposals
-from pancommons.nexus.synth import write_corpus
 from tests.federation.processes import Process, federation, free_port
+from tests.synthetic_node import ingested_catalogue
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +29,8 @@ def second_node(tmp_path_factory):
     """Another facility's node: `pancommons serve` over its own ingested files."""
     home = tmp_path_factory.mktemp("second-node")
     data = home / "data"
-    write_corpus(data, 12, seed=29, facilities=["KNS"])
     settings = Settings(home=home, data_roots=[data], panet_source="")
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    import_proposals(data / "proposals.json", settings, engine)
-    assert ingest([str(data)], settings, engine, workers=1).failed == []
-    engine.dispose()
+    ingested_catalogue(settings, 12, 29, facilities=["KNS"]).dispose()
     port = free_port()
     env = {"PANCOMMONS_HOME": str(home), "PANCOMMONS_DATA_ROOTS": str(data), "PANCOMMONS_PANET_SOURCE": "",
            "PANCOMMONS_CONFIG": str(home / "none.toml")}

@@ -13,12 +13,8 @@ import pytest
 from sqlalchemy import select
 
 from pancommons.db import tables as t
-from pancommons.db.engine import make_engine
-from pancommons.db.migrate import upgrade
-from pancommons.ingest.pipeline import ingest
-from pancommons.ingest.proposals import import_proposals
-from pancommons.nexus.synth import write_corpus
 from tests.federation.processes import Process, free_port
+from tests.synthetic_node import ingested_catalogue
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(os.environ.get("PANCOMMONS_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts")) / "portal"
@@ -45,12 +41,8 @@ def served(tmp_path_factory):
 
     home = tmp_path_factory.mktemp("node")
     data = home / "data"
-    write_corpus(data, 40, seed=5)
     settings = Settings(home=home, data_roots=[data], panet_source="")
-    engine = make_engine(settings.resolved_database_url)
-    upgrade(engine)
-    import_proposals(data / "proposals.json", settings, engine)
-    assert ingest([str(data)], settings, engine, workers=1).failed == []
+    engine = ingested_catalogue(settings, 40, 5)
     port = free_port()
     env = {"PANCOMMONS_HOME": str(home), "PANCOMMONS_DATA_ROOTS": str(data), "PANCOMMONS_PANET_SOURCE": "",
            "PANCOMMONS_CONFIG": str(home / "none.toml")}
