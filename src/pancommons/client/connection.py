@@ -19,7 +19,7 @@ from pancommons.client.errors import (
     CommonsError,
     PartialAnswer,
     ProviderUnavailable,
-    describe_missing,
+    described,
     error_for,
     missing_providers,
     providers_of,
@@ -93,7 +93,7 @@ class Connection:
         providers = providers_of(response)
         missing = missing_providers(providers)
         if missing:
-            message = f"the federation answered without some facilities: {describe_missing(providers)}"
+            message = f"the federation answered without some facilities: {described(missing)}"
             if self.strict:
                 raise ProviderUnavailable(message, response.status_code, url, providers)
             warnings.warn(message, PartialAnswer, stacklevel=4)

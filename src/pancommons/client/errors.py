@@ -122,19 +122,16 @@ def error_for(response: httpx.Response, signed_in: bool) -> CommonsError:
         return NotAllowed(f"{message}; {TOKEN_HINT}", status, url)
     if status == 404:
         if missing:  # the record may be at a facility that did not answer
-            return ProviderUnavailable(f"{message} ({_describe(missing)})", status, url, providers)
+            return ProviderUnavailable(f"{message} ({described(missing)})", status, url, providers)
         if not signed_in:
             message += f" — if it is under embargo, {TOKEN_HINT}"
         return NotFound(message, status, url)
     if status >= 500 or status == 429:
-        described = f" ({_describe(missing)})" if missing else ""
-        return ProviderUnavailable(f"HTTP {status} from {url}: {message}{described}", status, url, providers)
+        why = f" ({described(missing)})" if missing else ""
+        return ProviderUnavailable(f"HTTP {status} from {url}: {message}{why}", status, url, providers)
     return CommonsError(f"HTTP {status} from {url}: {message}", status, url)
 
 
-def _describe(missing: dict[str, str]) -> str:
+def described(missing: dict[str, str]) -> str:
+    """``missing_providers`` as one line: each provider and why it did not answer."""
     return "; ".join(f"{url}: {reason}" for url, reason in missing.items())
-
-
-def describe_missing(providers: dict) -> str:
-    return _describe(missing_providers(providers))
