@@ -22,6 +22,7 @@ from pancommons.db.tables import (
     DatasetTextStats,
     DocumentText,
     DocumentTextStats,
+    Instrument,
 )
 from pancommons.db.text_search import repeated_tokens
 from pancommons.ingest.panosc_import import import_panosc
@@ -109,6 +110,16 @@ def test_an_embargo_passing_counts_at_once_without_any_write(catalogue, engine, 
     with engine.connect() as connection:  # no write happened: the summary was not recounted, the rule applied
         assert connection.execute(select(CatalogueChanges.version)).scalar_one() == version
     assert recounts == []  # the opened dataset was counted live, beside the summary kept from before
+
+
+def test_an_instrument_scientist_counts_a_passed_embargo_on_a_dataset_of_no_instrument(catalogue, engine):
+    # d/3 has no instrument: "not one of the scientist's" must hold for it, not be NULL
+    with engine.begin() as connection:
+        connection.execute(update(Dataset).where(Dataset.pid == "d/3").values(embargo_until=datetime(2020, 1, 1, tzinfo=UTC)))
+        instrument = connection.execute(select(Instrument.id).where(Instrument.pid == "i/1")).scalar_one()
+    scientist = policy.Caller("scientist", instruments=frozenset({instrument}))
+    assert _summarised(catalogue, scientist)[0] == 3
+    assert _summarised(catalogue, scientist) == _live(catalogue, scientist)
 
 
 def test_writes_move_the_change_version_on(engine, catalogue):

@@ -125,7 +125,9 @@ class Visibility:
                 select(t.DocumentDataset.dataset_id).where(t.DocumentDataset.document_id.in_(sorted(caller.proposals)))
             ))
         if caller.instruments:
-            parts.append(alias.c.instrument_id.in_(sorted(caller.instruments)))
+            # "IS NOT NULL" first: NOT (NULL IN (…)) is NULL, which hid a dataset without instrument
+            # from ``datasets_opened_since`` of an instrument scientist
+            parts.append(and_(alias.c.instrument_id.is_not(None), alias.c.instrument_id.in_(sorted(caller.instruments))))
         return or_(*parts)
 
     # ``datasets`` split in disjoint parts, for summaries (Catalogue.whole_catalogue): what the
