@@ -187,7 +187,7 @@ COLUMNS = {
               "state", "filters", "arrays", "arrays_total", "warnings", "last_seen_run", "created_at", "updated_at"),
     "datasets": ("id", "pid", "title", "is_public", "creation_date", "end_date", "size", "facility", "instrument_id",
                  "proposal_number", "kind", "license", "embargo_until", "definition", "probe", "default_plot",
-                 "time_source", "time_raw", "source_file_id", "entry_path", "created_at", "updated_at"),
+                 "time_source", "time_raw", "source_file_id", "entry_path", "created_at", "updated_at", "text_length"),
     "dataset_files": ("dataset_id", "file_id"),
     "parameters": ("id", "dataset_id", "document_id", "name", "value_number", "value_string", "unit", "si_value",
                    "si_unit", "source"),
@@ -461,13 +461,13 @@ class Catalogue:
                         "sha256", "disk", "present", "[]", "[]", 0, "[]", None, self.build_time, self.build_time,
                     ))
                     out["dataset_files"].append((dataset_id, file_id))
-                out["datasets"].append((
+                dataset_row = [
                     dataset_id, f"bench/{pids[d * 20 : d * 20 + 20]}", title, public if postgres else int(public),
                     _sql_time(created, postgres), _sql_time(ended, postgres), sum(sizes), facility, instrument_id, number,
                     "processed" if processed[d] else "raw", "CC-BY-4.0", _sql_time(embargo, postgres),
                     DEFINITIONS[main], "neutron" if neutron else "x-ray", None, "file", None, file_base + 1, "/entry",
                     self.build_time, self.build_time,
-                ))
+                ]  # and its text's length, below
                 # parameters, in the order ingestion writes them
                 values: list[tuple[str, float | str, str | None]] = []
                 if neutron:
@@ -527,6 +527,7 @@ class Catalogue:
                 if document_public:
                     parts.append((own_body, own_length))
                 body, length = "".join(b for b, _ in parts), sum(n for _, n in parts)
+                out["datasets"].append((*dataset_row, length))
                 out["dataset_text"].append((dataset_id, body, length))
                 out["dataset_text_stats"].append((dataset_id, length, self.repeated_tokens(body)))
             # text_index._document_texts: its own words, then its public datasets' titles
@@ -775,6 +776,7 @@ def build(backend: str, datasets: int, seed: int, fts: str) -> dict:
         "load_s_per_table": {name: round(value, 1) for name, value in sorted(per_table.items(), key=lambda kv: -kv[1])},
         "built_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
+    _sidecar(backend, datasets, seed).parent.mkdir(parents=True, exist_ok=True)  # a PostgreSQL-only run makes no cache else
     _sidecar(backend, datasets, seed).write_text(json.dumps(figures, indent=2) + "\n")
     return figures
 

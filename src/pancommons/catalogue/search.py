@@ -125,7 +125,7 @@ class Catalogue:
                 within = None
                 if query.entity == "Dataset" and len(terms) == 1 and query.where is None and not query.includes:
                     # Visibility is the only condition: the best are among a few records (text_search.top_candidates).
-                    within = top_candidates(connection, self.dialect, terms[0], stats, root, condition,
+                    within = top_candidates(connection, self.dialect, terms[0], stats, compiler.visibility,
                                             query.skip + query.limit)
                 ranked = scored(self.dialect, query.entity, terms, stats, within)
                 statement = (

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from pancommons.db import tables as t
 from pancommons.db.text_search import repeated_tokens
@@ -85,6 +85,13 @@ def _replace(executor, tables, key: str, ids: list[int], texts: dict[int, list[s
         text_table, stats_table = tables
         executor.execute(insert(text_table), rows)
         executor.execute(insert(stats_table), stats)
+        if text_table is t.DatasetText:  # the datasets' own copy of the length, for their public length index
+            lengths = [{"row_id": row["dataset_id"], "new_length": row["length"]} for row in rows]
+            executor.execute(
+                update(t.Dataset.__table__).where(t.Dataset.id == bindparam("row_id"))
+                .values(text_length=bindparam("new_length")),
+                lengths,
+            )
 
 
 def _dataset_texts(executor, ids: list[int]) -> dict[int, list[str | None]]:

@@ -210,6 +210,10 @@ class Dataset(Base):
         Index("ix_datasets_is_public_embargo_until", "is_public", "embargo_until"),
         # The portal's facility and date filters, visibility included: a filtered count reads no row.
         Index("ix_datasets_facility_creation_date", "facility", "creation_date", "is_public", "embargo_until"),
+        # The public datasets by the length of their text: a one-word query walks them from the shortest
+        # (db/text_search.py top_candidates) without meeting the embargoed ones.
+        Index("ix_datasets_public_text_length", "text_length", "id",
+              sqlite_where=text("is_public = 1"), postgresql_where=text("is_public")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -235,6 +239,9 @@ class Dataset(Base):
     # Set for datasets that ingestion made from an NXentry; NULL for imported ones.
     source_file_id: Mapped[int | None] = mapped_column(ForeignKey("files.id", ondelete="SET NULL"), index=True)
     entry_path: Mapped[str | None] = mapped_column(String(1024))
+    # Tokens in the dataset's text (DatasetText.length), written with it by catalogue/text_index.py:
+    # here, an index can order the public datasets by it.
+    text_length: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -333,11 +340,11 @@ class IngestRun(Base):
     summary: Mapped[dict] = mapped_column(JSON, default=dict)  # counts and the first failures
 
 
-def _tsvector_index(name: str) -> Index:
-    # PostgreSQL's full-text index over the body.  The tokens are already
+def _tsvector_index(name: str, column: str = "body") -> Index:
+    # PostgreSQL's full-text index over a column of tokens.  The tokens are already
     # normalised, so the 'simple' configuration (lower-casing, no stemming)
     # keeps them as written.  SQLite's FTS5 twin is made by the migration.
-    return Index(name, text("to_tsvector('simple', body)"), postgresql_using="gin").ddl_if(dialect="postgresql")
+    return Index(name, text(f"to_tsvector('simple', {column})"), postgresql_using="gin").ddl_if(dialect="postgresql")
 
 
 class DatasetText(Base):
@@ -379,8 +386,12 @@ class DatasetTextStats(Base):
     """
 
     __tablename__ = "dataset_text_stats"
-    # Records by length: a one-word query takes the shortest matches first (db/text_search.py top_candidates).
-    __table_args__ = (Index("ix_dataset_text_stats_length", "length", "dataset_id"),)
+    # Records by length: a one-word query takes the shortest matches first, and the records
+    # repeating the word, from the repeats' index (db/text_search.py top_candidates).
+    __table_args__ = (
+        Index("ix_dataset_text_stats_length", "length", "dataset_id"),
+        _tsvector_index("ix_dataset_text_stats_repeats_tsv", "repeats"),
+    )
 
     dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id", ondelete="CASCADE"), primary_key=True)
     length: Mapped[int] = mapped_column(Integer)

@@ -15,6 +15,8 @@ which other records a page holds.
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import (
     Float,
     FromClause,
@@ -24,9 +26,11 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    or_,
     select,
     table,
     text,
+    true,
     union,
     union_all,
 )
@@ -74,8 +78,8 @@ def repeated_tokens(body: str) -> str:
 
 
 def scored(dialect: str, entity: str, terms: list[str], stats: CorpusStatistics, within=None) -> FromClause:
-    """(id, score) of every record holding a term (of those ``within`` selects, when given: a
-    selection of records that hold the term, as ``top_candidates`` makes).
+    """(id, score) of every record holding a term (of the ids ``within``, when given: records
+    that hold the term, as ``top_candidates`` finds them).
 
     One branch per term: the records the index says hold it, scored from their
     statistics rows (tf = 1 + its repeats); a record holding several terms sums
@@ -113,46 +117,81 @@ def scored(dialect: str, entity: str, terms: list[str], stats: CorpusStatistics,
     return scores.subquery("scored")
 
 
-def top_candidates(connection, dialect: str, term: str, stats: CorpusStatistics, datasets: FromClause, visible,
-                   wanted: int):
-    """SELECT of the few datasets among which the ``wanted`` best-scored visible datasets for the
-    one-word query ``term`` surely are; None when no such shortcut is worth it (score every holder).
+def top_candidates(connection, dialect: str, term: str, stats: CorpusStatistics, visibility, wanted: int):
+    """The ids of the few datasets among which the ``wanted`` best-scored datasets the caller sees
+    (``visibility``, catalogue/policy.py) for the one-word query ``term`` surely are; None when no
+    such shortcut is worth it (score every holder).
 
     For one term, BM25 depends on the record's length and on how often it holds the term.  Among
     records holding it once, the score falls as the length grows; so the best are among the
     visible holders no longer than the ``wanted``-th shortest (all of them, ties included), plus
     the records holding the term more than once, which the repeats index names.  Found in length
     order from an index, that is a few hundred rows, where scoring every holder of a broad word
-    reads 10⁵ (0.4 s at a million datasets).  A word many records repeat gains nothing: None.
-    Nor does a rare word: its few holders are scored at once, while the walk in length order would
-    pass about ``wanted`` / (its share of the records) rows before finding enough.
+    reads 10⁵ (0.4 s on SQLite, 0.5 s on PostgreSQL, at a million datasets).
+
+    The walk is over the public datasets (by their flag, which every caller sees), so embargoed
+    ones, which may be the shortest of all, are never passed; their ``wanted``-th is no shorter
+    than that of all the caller sees, and what the caller sees beyond the flag (a member's
+    proposals, embargoes passed since the flag was set: few) is added whole.  Staff see every
+    record: their walk is over all of them.
+
+    A word many records repeat gains nothing: None.  Nor does a rare word: its few holders are
+    scored at once, while the walk would pass about ``wanted`` / (its share of the records) rows
+    before finding enough.
     """
-    if dialect != "sqlite":
-        # PostgreSQL reads the heap of each holder to learn its id (0.37 s for 10⁵ holders) before
-        # the walk can test anything: no gain there (the next step is a narrow table of holders).
-        return None
     holders = stats.frequencies.get(term, 0)
     if holders < SHORTCUT_HOLDERS or holders * MAX_WALK < wanted * stats.records:
         return None
-    repeating = repeating_ids(term)
+    if dialect == "postgresql" and not _PLAIN_WORD.fullmatch(term):
+        return None  # the walk tests a body by string search, which is the text index's match only for such words
+    repeating = repeating_ids(dialect, term)
     if len(connection.execute(repeating.limit(MAX_REPEATING + 1)).all()) > MAX_REPEATING:
         return None
-    records = t.DatasetTextStats.__table__
-    # "+ 0": SQLite would otherwise walk the holders (10⁵ of them) by primary key and sort them all,
-    # rather than the length index, whose order is the one wanted, testing each against them.
-    holding = (records.c.dataset_id + 0).in_(matching_ids(dialect, "Dataset", [term]))
-    # Visibility as a test of each row (EXISTS), not a join: a join lets the planner start from the
-    # visible datasets (most of them) and sort, where the length index gives the order at once.
-    shown = select(datasets.c.id).where(datasets.c.id == records.c.dataset_id, visible).exists()
-    kth = select(records.c.length).where(holding, shown).order_by(records.c.length).limit(1).offset(wanted - 1)
+    datasets = t.Dataset.__table__
+    if visibility.caller.staff:
+        records = t.DatasetTextStats.__table__
+        key, length, walked = records.c.dataset_id, records.c.length, true()
+    else:
+        key, length, walked = datasets.c.id, datasets.c.text_length, visibility.datasets_by_flag(datasets)
+    kth = select(length).where(walked, _holds(dialect, key, term)).order_by(length).limit(1).offset(wanted - 1)
     bound = connection.execute(kth).scalar()
     if bound is None:
         return None
-    return union(select(records.c.dataset_id).where(records.c.length <= bound, holding), repeating)
+    parts = [select(key).where(walked, length <= bound, _holds(dialect, key, term)), repeating]
+    beyond = [part for part in (visibility.datasets_granted_beyond_flag(datasets), visibility.datasets_opened_since(datasets))
+              if part is not None]
+    if beyond:
+        parts.append(select(datasets.c.id).where(or_(*beyond), _holds(dialect, datasets.c.id, term)))
+    # Listed, not handed on as a subquery: PostgreSQL guesses 10⁵ rows for it and scans every record to join them.
+    return connection.execute(union(*parts)).scalars().all()
 
 
-def repeating_ids(term: str):
-    """SELECT the datasets whose text holds ``term`` more than once (it is in their ``repeats``; SQLite)."""
-    fts = table("dataset_text_stats_fts", column("rowid"))
-    match = text("dataset_text_stats_fts MATCH :repeated_term")
-    return select(fts.c.rowid).where(match.bindparams(bindparam("repeated_term", f'"{term}"', unique=True)))
+# Lower-case ASCII letters and digits: PostgreSQL's text parser makes exactly this one lexeme of such
+# a token, so " word " in a body is the tsvector's match (non-ASCII letters depend on the locale).
+_PLAIN_WORD = re.compile(r"[a-z0-9]+")
+
+
+def _holds(dialect: str, dataset_id, term: str):
+    """Whether the dataset ``dataset_id`` names holds ``term``, tested row by row as the walk in
+    length order meets it: asking the index for every holder first is what the shortcut avoids."""
+    if dialect == "sqlite":
+        # "+ 0": SQLite would otherwise walk the holders (10⁵ of them) by primary key and sort them all,
+        # rather than the length index, whose order is the one wanted, testing each against them.
+        # (SQLite reads the index's holders once, into a table it probes.)
+        return (dataset_id + 0).in_(matching_ids(dialect, "Dataset", [term]))
+    # PostgreSQL would turn an IN or EXISTS into a join with every holder (a heap read each, 0.37 s for
+    # 10⁵); a scalar subquery stays a test of the row.  A string search: to_tsvector of a body takes
+    # about 40 µs, 50× longer, and the walk meets thousands of records of the bound's length.
+    body = t.DatasetText.__table__
+    return select(func.strpos(body.c.body, f" {term} ") > 0).where(body.c.dataset_id == dataset_id).scalar_subquery()
+
+
+def repeating_ids(dialect: str, term: str):
+    """SELECT the datasets whose text holds ``term`` more than once (it is in their ``repeats``)."""
+    if dialect == "sqlite":
+        fts = table("dataset_text_stats_fts", column("rowid"))
+        match = text("dataset_text_stats_fts MATCH :repeated_term")
+        return select(fts.c.rowid).where(match.bindparams(bindparam("repeated_term", f'"{term}"', unique=True)))
+    records = t.DatasetTextStats.__table__
+    match = text("to_tsvector('simple', repeats) @@ to_tsquery('simple', :repeated_term)")
+    return select(records.c.dataset_id).where(match.bindparams(bindparam("repeated_term", f"'{term}'", unique=True)))
