@@ -176,6 +176,15 @@ def test_text_statistics_rows_follow_the_text_rows(engine, catalogue, tmp_path):
             bodies = {row[0]: (row[1], row[2]) for row in connection.execute(select(getattr(text, key), text.body, text.length))}
             kept = {row[0]: (row[1], row[2]) for row in connection.execute(select(getattr(stats, key), stats.length, stats.repeats))}
             assert kept == {key_: (length, repeated_tokens(body)) for key_, (body, length) in bodies.items()}
+        # and the datasets' own copy of the length, which their public length index orders
+        lengths = dict(connection.execute(select(DatasetText.dataset_id, DatasetText.length)).all())
+        assert dict(connection.execute(select(Dataset.id, Dataset.text_length)).all()) == lengths
+    more = write_dump(tmp_path / "longer.json", Dataset=[_dataset("d/2", "ferritin solution at 4 kelvin", 2021, instrumentId="i/1")])
+    assert not import_panosc(more, engine).problems  # a title rewritten: the text, and its length, anew
+    with engine.connect() as connection:
+        length = connection.execute(select(DatasetText.length).join(Dataset, Dataset.id == DatasetText.dataset_id)
+                                    .where(Dataset.pid == "d/2")).scalar_one()
+        assert connection.execute(select(Dataset.text_length).where(Dataset.pid == "d/2")).scalar_one() == length > 4
     with engine.begin() as connection:
         connection.execute(delete(Dataset).where(Dataset.pid == "d/1"))
     with engine.connect() as connection:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, insert, select, update
 
 from pancommons.db import tables as t
 from pancommons.db.text_search import repeated_tokens
@@ -86,12 +86,9 @@ def _replace(executor, tables, key: str, ids: list[int], texts: dict[int, list[s
         executor.execute(insert(text_table), rows)
         executor.execute(insert(stats_table), stats)
         if text_table is t.DatasetText:  # the datasets' own copy of the length, for their public length index
-            lengths = [{"row_id": row["dataset_id"], "new_length": row["length"]} for row in rows]
-            executor.execute(
-                update(t.Dataset.__table__).where(t.Dataset.id == bindparam("row_id"))
-                .values(text_length=bindparam("new_length")),
-                lengths,
-            )
+            datasets, lengths = t.Dataset.__table__, t.DatasetTextStats.__table__
+            executor.execute(update(datasets).where(datasets.c.id.in_(ids)).values(
+                text_length=select(lengths.c.length).where(lengths.c.dataset_id == datasets.c.id).scalar_subquery()))
 
 
 def _dataset_texts(executor, ids: list[int]) -> dict[int, list[str | None]]:
