@@ -6,7 +6,8 @@
    ``--requests`` times, from: our node (``pancommons serve``), the stock
    h5grove FastAPI app on the same file (it reopens the file each time),
    and a bare in-process h5py read (the ceiling). Targets: ours ≥ 1.0×
-   h5grove and ≥ 70 % of the ceiling.
+   h5grove and ≥ 70 % of the ceiling.  Beside them, the same bytes sent
+   from memory by a bare socket server: what loopback HTTP itself allows.
 2. A ``--download-gb`` file through ``/files/{id}`` against reading it from
    disk (page cache warm for both). Target: ≥ 80 %.
 3. A dataset of ``--zip-gb`` in files streamed as a ZIP from
@@ -120,6 +121,41 @@ def throughput(client: httpx.Client, url: str, params: dict, requests: int) -> t
     return size * requests / seconds / 1e6, size
 
 
+def bare_http_rate(payload: bytes, requests: int) -> float:
+    """MB/s of the same answer sent by the barest HTTP server Python can be (a socket, the bytes
+    already in memory, no framework, no HDF5), received by curl as ours are: what this machine's
+    loopback lets any Python server reach, the transport's own ceiling."""
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % len(payload)
+
+    def serve() -> None:
+        with listener:
+            connection, _ = listener.accept()
+            with connection:
+                pending = b""
+                while True:
+                    while b"\r\n\r\n" not in pending:
+                        received = connection.recv(65536)
+                        if not received:
+                            return
+                        pending += received
+                    pending = pending.split(b"\r\n\r\n", 1)[1]
+                    connection.sendall(head)
+                    connection.sendall(payload)
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+    started = time.perf_counter()
+    each = [part for _ in range(requests) for part in ("-o", "/dev/null", url)]
+    subprocess.run(["curl", "-s", *each], check=True)
+    rate = len(payload) * requests / (time.perf_counter() - started) / 1e6
+    server.join(5)
+    return rate
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=30)
@@ -173,9 +209,13 @@ def main(argv: list[str] | None = None) -> None:
                     for _ in range(args.requests):
                         f[params["path"]][()]  # the bare read: no encoding, no HTTP
                     ceiling = size * args.requests / (time.perf_counter() - started) / 1e6
+                    transport = bare_http_rate(f[params["path"]][()].tobytes(), args.requests)
                 rates[dataset] = {"ours": round(ours_rate, 1), "h5grove": round(grove_rate, 1),
-                                  "h5py_in_process": round(ceiling, 1), "ours_vs_h5grove": round(ours_rate / grove_rate, 2),
-                                  "ours_vs_ceiling": round(ours_rate / ceiling, 2)}
+                                  "h5py_in_process": round(ceiling, 1), "bare_socket_http": round(transport, 1),
+                                  "ours_vs_h5grove": round(ours_rate / grove_rate, 2),
+                                  "ours_vs_ceiling": round(ours_rate / ceiling, 2),
+                                  "bare_socket_vs_ceiling": round(transport / ceiling, 2),
+                                  "ours_vs_bare_socket": round(ours_rate / transport, 2)}
 
             big = data / "big.nxs"
             cold = drop_page_cache()  # both from disk when the kernel lets us, else both from memory
