@@ -15,8 +15,8 @@ from pancommons.catalogue import policy
 from pancommons.catalogue import search as search_module
 from pancommons.catalogue.search import Catalogue
 from pancommons.db import text_search
-from pancommons.db.tables import Dataset, Instrument
 from pancommons.db.engine import make_engine
+from pancommons.db.tables import Dataset, Instrument
 from pancommons.ingest.panosc_import import import_panosc
 from pancommons.query.filter import parse_filter
 from tests.api.conftest import write_dump
