@@ -5,6 +5,9 @@
 Figures, all from the same run on the same (page-cached) files:
 
 - floor: bare ``h5py.File`` open + close, the least any HDF5 reader pays;
+- layout floor: open + close, every object opened once and each dataset's
+  shape, type and filters read, with h5py's low-level API and nothing else:
+  the least any reader pays for the per-array metadata the catalogue records;
 - peer: ``nexusformat.nxload`` reading the same fields the catalogue reads
   (on an evenly spaced sample of ``--peer-sample`` files: it is ~10 ms a file);
 - extract: our extraction alone, in-process, without the database;
@@ -66,6 +69,26 @@ def floor(files: list[Path]) -> float:
     started = time.perf_counter()
     for path in files:
         h5py.File(path, "r").close()
+    return len(files) / (time.perf_counter() - started)
+
+
+def layout_floor(files: list[Path]) -> float:
+    from h5py import h5d, h5f, h5o
+
+    started = time.perf_counter()
+    for path in files:
+        fid = h5f.open(os.fsencode(path), h5f.ACC_RDONLY)
+        names: list[bytes] = []
+        h5o.visit(fid, names.append)
+        for name in names:
+            node = h5o.open(fid, name)
+            if isinstance(node, h5d.DatasetID):
+                node.get_space().get_simple_extent_dims()
+                node.get_type()
+                plist = node.get_create_plist()
+                for index in range(plist.get_nfilters()):
+                    plist.get_filter(index)
+        fid.close()
     return len(files) / (time.perf_counter() - started)
 
 
@@ -176,6 +199,7 @@ def main(argv: list[str] | None = None) -> None:
     backend = "postgresql" if args.database_url else "sqlite"
     floor(files)  # warm the page cache: every figure below reads cached files
     floor_rate = floor(files)
+    layout_rate = layout_floor(files)
     extract_rate = extract_only(files)
     sample = files[:: max(1, len(files) // args.peer_sample)][: args.peer_sample]
     peer_rate = peer(sample)
@@ -197,6 +221,7 @@ def main(argv: list[str] | None = None) -> None:
             "bytes_per_file": round(sum(path.stat().st_size for path in sample) / len(sample)),
             "backend": backend,
             "floor_h5py_open_close_files_per_s": round(floor_rate),
+            "layout_floor_files_per_s": round(layout_rate),
             "peer_nxload_files_per_s": round(peer_rate, 1),
             "peer_sample_files": len(sample),
             "extract_only_files_per_s": round(extract_rate),

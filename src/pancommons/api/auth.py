@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from pancommons.accounts import sessions, store, tokens
 from pancommons.accounts.oidc import InvalidToken, OpenIdProvider, ProviderUnavailable
@@ -49,7 +50,21 @@ def authentication(request: Request) -> Authentication:
 BEARER = HTTPBearer(auto_error=False, description="a personal API token (pct_…) or the OpenID provider's access token")
 
 
-def caller(request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None) -> Caller:
+async def caller(request: Request, _declared: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)] = None) -> Caller:
+    """The caller of this request, as a dependency.
+
+    A request with neither a token nor a session cookie is anonymous without asking the
+    database, on the event loop: most requests are, and the viewer sends many."""
+    known = getattr(request.state, "caller", None)
+    if known is not None:
+        return known
+    if request.headers.get("authorization") is None and request.cookies.get(sessions.COOKIE) is None:
+        request.state.caller = ANONYMOUS
+        return ANONYMOUS
+    return await run_in_threadpool(recognise, request)
+
+
+def recognise(request: Request) -> Caller:
     """The caller of this request (resolved once per request, whoever asks)."""
     known = getattr(request.state, "caller", None)
     if known is not None:

@@ -57,11 +57,11 @@ class Refused(Exception):
         self.message = message
 
 
-def _catalogue(request: Request) -> Catalogue:
+async def _catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue
 
 
-def _files(request: Request) -> OpenFiles:
+async def _files(request: Request) -> OpenFiles:
     return request.app.state.open_files
 
 

@@ -88,7 +88,7 @@ CorpusArgument = Annotated[
 ]
 
 
-def catalogue(request: Request) -> Catalogue:
+async def catalogue(request: Request) -> Catalogue:
     return request.app.state.catalogue
 
 
