@@ -139,10 +139,16 @@ def test_bad_paths_and_selections(viewer, params, status, words):
 
 def test_files_are_named_by_catalogue_id_and_follow_the_policy(viewer, engine):
     client, ids, _ = viewer
-    for file in ("../../etc/passwd", "/etc/passwd", "scan.nxs", "-1"):
+    for file in ("../../etc/passwd", "/etc/passwd", "scan.nxs", "-1", "scan.nxs/1"):
         assert _get(client, "meta", file=file).status_code == 422
+    # The viewer sends "<id>/<file name>" so that H5Web shows the name: only the id is read,
+    # whatever follows it, which is never taken for a path.
+    plain = _get(client, "attr", file=ids["scan.nxs"], path="/entry/data")
+    for named in (f"{ids['scan.nxs']}/scan.nxs", f"{ids['scan.nxs']}/../../../etc/passwd", f"{ids['scan.nxs']}/virtual.nxs"):
+        assert _get(client, "attr", file=named, path="/entry/data").json() == plain.json(), named
     with engine.begin() as connection:
         connection.execute(update(t.Dataset).values(is_public=False, embargo_until=None))
+    assert _get(client, "meta", file=f"{ids['scan.nxs']}/scan.nxs").status_code == 404
     hidden = _get(client, "meta", file=ids["scan.nxs"])
     missing = _get(client, "meta", file="99999999")
     # an embargoed file answers exactly as one that does not exist

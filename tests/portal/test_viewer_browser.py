@@ -77,9 +77,9 @@ def served(tmp_path_factory):
 
 
 def _dataset_of(engine, file_name: str | None = None):
-    """(pid, default plot, file id) of a public dataset made from an HDF5 file with a default plot."""
+    """(pid, default plot, file id, file name) of a public dataset made from an HDF5 file with a default plot."""
     query = (
-        select(t.Dataset.pid, t.Dataset.default_plot, t.DataFile.id)
+        select(t.Dataset.pid, t.Dataset.default_plot, t.DataFile.id, t.DataFile.name)
         .join(t.DataFile, t.DataFile.id == t.Dataset.source_file_id)
         .where(t.Dataset.is_public.is_(True), t.Dataset.default_plot.is_not(None))
         .order_by(t.Dataset.pid).limit(1)
@@ -91,7 +91,7 @@ def _dataset_of(engine, file_name: str | None = None):
     return row
 
 
-def _view_from_landing_page(base: str, pid: str, default_plot: str, file_id: int, shot: str) -> list[str]:
+def _view_from_landing_page(base: str, pid: str, default_plot: str, file_id: int, file_name: str, shot: str) -> list[str]:
     """Open the landing page, click the file's "view", wait for the default plot to be drawn; the problems seen."""
     sync_playwright = _browser_or_skip()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -115,6 +115,8 @@ def _view_from_landing_page(base: str, pid: str, default_plot: str, file_id: int
             selected = page.locator("#viewer [role=treeitem][aria-selected=true]")
             assert selected.get_attribute("data-path") == default_plot
             assert page.inner_text("#viewer h1").split() == default_plot.strip("/").split("/")
+            # the tree's root is the file, by its name (not by the catalogue id the requests use)
+            assert page.inner_text('#viewer [role=treeitem][data-path="/"]').strip() == file_name
             share = 0.0
             for _ in range(DRAW_TIMEOUT_MS // 500):  # the frame arrives after the canvas: poll
                 share = page.evaluate(_COLOURED_SHARE, base64.b64encode(canvas.screenshot()).decode())
@@ -130,13 +132,13 @@ def _view_from_landing_page(base: str, pid: str, default_plot: str, file_id: int
 
 def test_view_from_the_landing_page_draws_the_default_plot(served):
     base, engine = served
-    pid, default_plot, file_id = _dataset_of(engine)
-    assert _view_from_landing_page(base, pid, default_plot, file_id, "viewer-default-plot.png") == []
+    pid, default_plot, file_id, file_name = _dataset_of(engine)
+    assert _view_from_landing_page(base, pid, default_plot, file_id, file_name, "viewer-default-plot.png") == []
 
 
 def test_the_beamlines_bitshuffle_lz4_image_is_drawn(served):
     base, engine = served
     if not (SHARED_NEXUS / BEAMLINE_FILE).is_file():
         pytest.skip(f"shared sample file {SHARED_NEXUS / BEAMLINE_FILE} is absent (a fresh clone without ../shared)")
-    pid, default_plot, file_id = _dataset_of(engine, BEAMLINE_FILE)
-    assert _view_from_landing_page(base, pid, default_plot, file_id, "viewer-bitshuffle-lz4.png") == []
+    pid, default_plot, file_id, file_name = _dataset_of(engine, BEAMLINE_FILE)
+    assert _view_from_landing_page(base, pid, default_plot, file_id, file_name, "viewer-bitshuffle-lz4.png") == []

@@ -46,7 +46,7 @@ def test_the_landing_page_offers_a_viewer_that_opens_on_the_default_plot(portal,
     assert f"http://testserver/viewer/{row.id}?dataset={row.pid}" in views
     page = portal.get(views[0].removeprefix("http://testserver"))
     assert page.status_code == 200
-    assert _settings(page.text) == {"url": "/h5grove", "filepath": str(row.id), "initialPath": row.default_plot}
+    assert _settings(page.text) == {"url": "/h5grove", "filepath": f"{row.id}/{row.name}", "initialPath": row.default_plot}
     assert row.default_plot.startswith("/") and row.default_plot != "/"  # a real plot, not the fallback
     assert f'<code class="file">{row.name}</code>' in page.text
     assert f'href="http://testserver/datasets/{row.pid}">' in page.text

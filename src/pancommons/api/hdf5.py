@@ -1,6 +1,8 @@
 """The h5grove protocol H5Web speaks, served per catalogued file.
 
-``file`` is the catalogue's file id, never a path: the access policy says
+``file`` is the catalogue's file id, never a path (``<id>/<file name>`` is
+read as ``<id>``: the viewer sends the name along because H5Web shows the last
+part of ``file`` as the file's name). The access policy says
 whether the caller may read it (catalogue/files.py), the data root says
 where it is, and nexus/browse.py finds the entity without letting HDF5
 follow links out of the data root.  Answers and errors are h5grove's:
@@ -65,7 +67,7 @@ async def _files(request: Request) -> OpenFiles:
     return request.app.state.open_files
 
 
-FileId = Annotated[str, Query(description="the catalogue's id of the file (as on a dataset's landing page)")]
+FileId = Annotated[str, Query(description="the catalogue's id of the file (as on a dataset's landing page), optionally followed by /<file name>")]
 EntityPath = Annotated[str, Query(description="HDF5 path inside the file")]
 CatalogueDep = Annotated[Catalogue, Depends(_catalogue)]
 FilesDep = Annotated[OpenFiles, Depends(_files)]
@@ -83,11 +85,12 @@ class Viewing:
 
 def _entity(request: Request, store: Catalogue, who: Caller, session: Session, file: str, path: str) -> Viewing:
     """``path`` in catalogued file ``file``, for this caller."""
-    if not (file.isascii() and file.isdigit()) or len(file) > 18:
-        raise Refused(422, "file: expected a catalogue file id (a whole number)")
+    file_id = file.partition("/")[0]  # what follows the id is the name shown, not what is read
+    if not (file_id.isascii() and file_id.isdigit()) or len(file_id) > 18:
+        raise Refused(422, "file: expected a catalogue file id (a whole number), optionally followed by /<file name>")
     roots = request.app.state.settings.data_roots
     try:
-        on_disk = readable_file(store, int(file), who, roots).path
+        on_disk = readable_file(store, int(file_id), who, roots).path
     except FileRefused as refused:
         raise Refused(404, str(refused)) from None
     root = next(root.resolve() for root in roots if on_disk.is_relative_to(root.resolve()))

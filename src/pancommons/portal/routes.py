@@ -231,7 +231,8 @@ def viewer(request: Request, file_id: int, store: CatalogueDep, who: CallerDep, 
     shown = viewed_from(store, file_id, who, dataset)
     if shown is None:  # its last visible dataset went away between the two reads
         return not_found(request, f"There is no file {file_id} here, or it is not open to you.")
-    settings = {"url": request.scope.get("root_path", "") + "/h5grove", "filepath": str(file_id),
+    # H5Web names the file by the last part of its filepath; the server reads only the id before it
+    settings = {"url": request.scope.get("root_path", "") + "/h5grove", "filepath": f"{file_id}/{name}",
                 "initialPath": shown.default_plot}
     return _page(request, "viewer.html", name=name, file_id=file_id, dataset=shown, settings=settings)
 
