@@ -3,6 +3,7 @@ address, the dataset's NeXus default plot), the landing page's "view" links, and
 
 from __future__ import annotations
 
+import gzip
 import json
 import re
 
@@ -104,3 +105,18 @@ def test_embargoed_unknown_and_outside_files_have_no_viewer(portal, engine, data
     # an embargoed file's viewer reads exactly as a missing one's
     assert portal.get(f"/viewer/{hidden}").text.replace(str(hidden), "N") == \
         portal.get("/viewer/999999").text.replace("999999", "N")
+
+
+def test_the_viewer_bundle_travels_gzipped_to_a_browser_that_accepts_it(portal):
+    from importlib.resources import files
+
+    shipped = (files("pancommons.portal") / "static" / "viewer" / "viewer.js").read_bytes()
+    with portal.stream("GET", "/static/viewer/viewer.js", headers={"Accept-Encoding": "gzip"}) as zipped:
+        travelled = b"".join(zipped.iter_raw())
+    assert zipped.headers["content-encoding"] == "gzip" and "accept-encoding" in zipped.headers["vary"].lower()
+    assert len(travelled) < len(shipped) * 0.4 and gzip.decompress(travelled) == shipped
+    plain = portal.get("/static/viewer/viewer.js", headers={"Accept-Encoding": "identity"})
+    assert "content-encoding" not in plain.headers and plain.content == shipped
+    # a browser revalidating its copy gets 304 and no body, compressed or not
+    again = portal.get("/static/viewer/viewer.js", headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""
