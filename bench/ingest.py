@@ -73,22 +73,22 @@ def floor(files: list[Path]) -> float:
 
 
 def layout_floor(files: list[Path]) -> float:
-    from h5py import h5d, h5f, h5o
+    import h5py
+    from h5py import h5d, h5o
 
     started = time.perf_counter()
     for path in files:
-        fid = h5f.open(os.fsencode(path), h5f.ACC_RDONLY)
-        names: list[bytes] = []
-        h5o.visit(fid, names.append)
-        for name in names:
-            node = h5o.open(fid, name)
-            if isinstance(node, h5d.DatasetID):
-                node.get_space().get_simple_extent_dims()
-                node.get_type()
-                plist = node.get_create_plist()
-                for index in range(plist.get_nfilters()):
-                    plist.get_filter(index)
-        fid.close()
+        with h5py.File(path, "r") as opened:  # opened as the floor opens it
+            names: list[bytes] = []
+            h5o.visit(opened.id, names.append)
+            for name in names:
+                node = h5o.open(opened.id, name)
+                if isinstance(node, h5d.DatasetID):
+                    node.get_space().get_simple_extent_dims()
+                    node.get_type()
+                    plist = node.get_create_plist()
+                    for index in range(plist.get_nfilters()):
+                        plist.get_filter(index)
     return len(files) / (time.perf_counter() - started)
 
 

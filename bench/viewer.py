@@ -8,12 +8,13 @@
    (it reopens the file each time), and a bare in-process h5py read (the
    ceiling). Targets: ours ≥ 1.0× h5grove and ≥ 70 % of the ceiling.
    Beside them, the same bytes sent from memory by a bare socket server:
-   what loopback HTTP itself allows. The four take turns within a round and
-   each figure is the median over the rounds: on this VM one sequence of
+   what loopback HTTP itself allows. The four take turns within a round, in
+   an order rotated each round; a figure is the median over the rounds and a
+   ratio the median of the same-round ratios: on this VM one sequence of
    requests can be 30 % off the next, and turns share that drift.
 2. A ``--download-gb`` file through ``/files/{id}`` against reading it from
    disk, the page cache emptied before each (when run as root; else both
-   from memory), in ``--rounds`` alternating pairs, medians. Target: ≥ 80 %.
+   from memory), in ``--rounds`` pairs taken the same way. Target: ≥ 80 %.
 3. A dataset of ``--zip-gb`` in files streamed as a ZIP from
    ``/download/datasets/{pid}`` while the server's resident memory is
    sampled. Target: growth under 100 MB.
@@ -119,11 +120,11 @@ def throughput(client: httpx.Client, url: str, params: dict, requests: int) -> t
     full = str(httpx.URL(url, params=params))
     started = time.perf_counter()
     each = [part for _ in range(requests) for part in ("-o", "/dev/null", full)]
-    sizes = subprocess.run(["curl", "-s", "-w", "%{size_download}\\n", *each],
+    sizes = subprocess.run(["curl", "-sf", "-w", "%{size_download}\\n", *each],
                            check=True, capture_output=True, text=True).stdout.split()
     seconds = time.perf_counter() - started
-    size = int(sizes[-1])
-    return size * requests / seconds / 1e6, size
+    assert len(sizes) == requests and len(set(sizes)) == 1, f"{url}: answers of sizes {sorted(set(sizes))}"
+    return sum(map(int, sizes)) / seconds / 1e6, int(sizes[0])
 
 
 def bare_read_rate(dataset: h5py.Dataset, size: int, requests: int) -> float:
@@ -135,27 +136,76 @@ def bare_read_rate(dataset: h5py.Dataset, size: int, requests: int) -> float:
     return size * requests / (time.perf_counter() - started) / 1e6
 
 
-def disk_read_rate(path: Path) -> float:
-    """MB/s of reading the file from disk (from memory when the page cache cannot be emptied)."""
-    if not drop_page_cache():
-        path.read_bytes()
-    started = time.perf_counter()
+def read_through(path: Path) -> None:
     with path.open("rb") as source:
         while source.read(8 * 2**20):
             pass
+
+
+def disk_read_rate(path: Path) -> float:
+    """MB/s of reading the file from disk (from memory when the page cache cannot be emptied)."""
+    if not drop_page_cache():
+        read_through(path)
+    started = time.perf_counter()
+    read_through(path)
     return path.stat().st_size / (time.perf_counter() - started) / 1e6
 
 
 def download_rate(path: Path, url: str) -> float:
     """MB/s of downloading the file with curl, from the same starting state as disk_read_rate."""
     if not drop_page_cache():
-        path.read_bytes()
+        read_through(path)
     started = time.perf_counter()
     received = int(subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{size_download}", url],
                                   check=True, capture_output=True, text=True).stdout)
     seconds = time.perf_counter() - started
     assert received == path.stat().st_size, f"downloaded {received} bytes of {path.stat().st_size}"
     return received / seconds / 1e6
+
+
+def data_rates(client: httpx.Client, path: Path, member: str, ours: tuple[str, dict], grove: tuple[str, dict],
+               args: argparse.Namespace) -> dict:
+    """``/data`` of one dataset as ``bin`` from our node and from h5grove, beside the in-process
+    read and the bare socket, in rounds: medians, and the medians of same-round ratios."""
+    params = {"path": member, "format": "bin", "dtype": "safe"}
+    with h5py.File(path, "r") as f:
+        payload = f[member][()].tobytes()
+
+        def served(url: str, extra: dict) -> float:
+            rate, answered = throughput(client, url, params | extra, args.requests)
+            assert answered == len(payload), f"{url} answered {answered} bytes, not {len(payload)}"
+            return rate
+
+        turns = taking_turns({
+            "ours": lambda: served(*ours),
+            "h5grove": lambda: served(*grove),
+            "h5py_in_process": lambda: bare_read_rate(f[member], len(payload), args.requests),
+            "bare_socket_http": lambda: bare_http_rate(payload, args.requests),
+        }, args.rounds)
+    ratio = paired_ratio(turns)
+    return {**{name: round(statistics.median(values), 1) for name, values in turns.items()},
+            "rounds": {name: [round(value) for value in values] for name, values in turns.items()},
+            "ours_vs_h5grove": ratio("ours", "h5grove"),
+            "ours_vs_ceiling": ratio("ours", "h5py_in_process"),
+            "bare_socket_vs_ceiling": ratio("bare_socket_http", "h5py_in_process"),
+            "ours_vs_bare_socket": ratio("ours", "bare_socket_http")}
+
+
+def taking_turns(contenders: dict, rounds: int) -> dict[str, list[float]]:
+    """Each contender's figure once a round, the order rotated from round to round, so that
+    the machine's drift (this VM's can be 30 % from one minute to the next) falls on all alike."""
+    names = list(contenders)
+    figures: dict[str, list[float]] = {name: [] for name in names}
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            figures[name].append(contenders[name]())
+    return figures
+
+
+def paired_ratio(figures: dict[str, list[float]]):
+    """The median over the rounds of one contender's figure over another's in the same round."""
+    return lambda top, bottom: round(statistics.median(a / b for a, b in zip(figures[top], figures[bottom])), 2)
 
 
 def bare_http_rate(payload: bytes, requests: int) -> float:
@@ -196,7 +246,7 @@ def bare_http_rate(payload: bytes, requests: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=10, help="requests of each server in a round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=5, choices=range(1, 101), metavar="1..100")
     parser.add_argument("--download-gb", type=float, default=1.0)
     parser.add_argument("--zip-gb", type=float, default=2.0)
     args = parser.parse_args(argv)
@@ -237,34 +287,16 @@ def main(argv: list[str] | None = None) -> None:
         with httpx.Client(timeout=120) as client:
             rates = {}
             for dataset in ("image", "image_lz4"):
-                params = {"path": f"/entry/data/{dataset}", "format": "bin", "dtype": "safe"}
-                ours_url = (ours_base + "/h5grove/data", dict(params, file=str(files["image.nxs"])))
-                grove_url = (grove_base + "/data", dict(params, file="image.nxs"))
-                turns: dict[str, list[float]] = {"ours": [], "h5grove": [], "h5py_in_process": [], "bare_socket_http": []}
-                with h5py.File(data / "image.nxs", "r") as f:
-                    payload = f[params["path"]][()].tobytes()
-                    size = len(payload)
-                    for _ in range(args.rounds):
-                        turns["ours"].append(throughput(client, *ours_url, args.requests)[0])
-                        turns["h5grove"].append(throughput(client, *grove_url, args.requests)[0])
-                        turns["h5py_in_process"].append(bare_read_rate(f[params["path"]], size, args.requests))
-                        turns["bare_socket_http"].append(bare_http_rate(payload, args.requests))
-                median = {name: statistics.median(values) for name, values in turns.items()}
-                ceiling, transport = median["h5py_in_process"], median["bare_socket_http"]
-                rates[dataset] = {**{name: round(value, 1) for name, value in median.items()},
-                                  "rounds": {name: [round(value) for value in values] for name, values in turns.items()},
-                                  "ours_vs_h5grove": round(median["ours"] / median["h5grove"], 2),
-                                  "ours_vs_ceiling": round(median["ours"] / ceiling, 2),
-                                  "bare_socket_vs_ceiling": round(transport / ceiling, 2),
-                                  "ours_vs_bare_socket": round(median["ours"] / transport, 2)}
+                rates[dataset] = data_rates(client, data / "image.nxs", f"/entry/data/{dataset}",
+                                            (ours_base + "/h5grove/data", {"file": str(files["image.nxs"])}),
+                                            (grove_base + "/data", {"file": "image.nxs"}), args)
 
             big = data / "big.nxs"
             download_url = f"{ours_base}/files/{files['big.nxs']}"
             cold = drop_page_cache()  # both from disk when the kernel lets us (root), else both from memory
-            disk_rates, download_rates = [], []
-            for _ in range(args.rounds):
-                disk_rates.append(disk_read_rate(big))
-                download_rates.append(download_rate(big, download_url))
+            pairs = taking_turns({"download": lambda: download_rate(big, download_url),
+                                  "disk": lambda: disk_read_rate(big)}, args.rounds)
+            disk_rates, download_rates = pairs["disk"], pairs["download"]
             disk_rate, download = statistics.median(disk_rates), statistics.median(download_rates)
 
             before = rss_mb(ours.pid)
@@ -292,10 +324,10 @@ def main(argv: list[str] | None = None) -> None:
             os.killpg(process.pid, 15)
     write_result("viewer", {
         "parameters": vars(args),
-        "slice": {"shape": list(SHAPE), "dtype": "float32", "bytes": size},
+        "slice": {"shape": list(SHAPE), "dtype": "float32", "bytes": int(np.prod(SHAPE)) * 4},
         "data_bin_MBps": rates,  # image: contiguous; image_lz4: chunked, bitshuffle + LZ4
         "download": {"bytes": big.stat().st_size, "MBps": round(download, 1), "disk_read_MBps": round(disk_rate, 1),
-                     "ratio": round(download / disk_rate, 2), "page_cache_dropped": cold,
+                     "ratio": paired_ratio(pairs)("download", "disk"), "page_cache_dropped": cold,
                      "rounds": {"MBps": [round(rate) for rate in download_rates],
                                 "disk_read_MBps": [round(rate) for rate in disk_rates]}},
         "zip": {"bytes": zipped, "seconds": round(zip_seconds, 1), "server_rss_before_mb": round(before, 1),

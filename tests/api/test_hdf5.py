@@ -144,6 +144,7 @@ def test_files_are_named_by_catalogue_id_and_follow_the_policy(viewer, engine):
     # The viewer sends "<id>/<file name>" so that H5Web shows the name: only the id is read,
     # whatever follows it, which is never taken for a path.
     plain = _get(client, "attr", file=ids["scan.nxs"], path="/entry/data")
+    assert plain.status_code == 200 and plain.json()["NX_class"] == "NXdata"
     for named in (f"{ids['scan.nxs']}/scan.nxs", f"{ids['scan.nxs']}/../../../etc/passwd", f"{ids['scan.nxs']}/virtual.nxs"):
         assert _get(client, "attr", file=named, path="/entry/data").json() == plain.json(), named
     with engine.begin() as connection:

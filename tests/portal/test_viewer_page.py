@@ -111,12 +111,29 @@ def test_the_viewer_bundle_travels_gzipped_to_a_browser_that_accepts_it(portal):
     from importlib.resources import files
 
     shipped = (files("pancommons.portal") / "static" / "viewer" / "viewer.js").read_bytes()
-    with portal.stream("GET", "/static/viewer/viewer.js", headers={"Accept-Encoding": "gzip"}) as zipped:
+    url = "/static/viewer/viewer.js"
+    with portal.stream("GET", url, headers={"Accept-Encoding": "gzip, deflate"}) as zipped:
         travelled = b"".join(zipped.iter_raw())
-    assert zipped.headers["content-encoding"] == "gzip" and "accept-encoding" in zipped.headers["vary"].lower()
-    assert len(travelled) < len(shipped) * 0.4 and gzip.decompress(travelled) == shipped
-    plain = portal.get("/static/viewer/viewer.js", headers={"Accept-Encoding": "identity"})
+    assert zipped.headers["content-encoding"] == "gzip" and zipped.headers["vary"] == "Accept-Encoding"
+    assert int(zipped.headers["content-length"]) == len(travelled) < len(shipped) * 0.4
+    assert gzip.decompress(travelled) == shipped
+    plain = portal.get(url, headers={"Accept-Encoding": "identity"})
     assert "content-encoding" not in plain.headers and plain.content == shipped
-    # a browser revalidating its copy gets 304 and no body, compressed or not
-    again = portal.get("/static/viewer/viewer.js", headers={"Accept-Encoding": "gzip", "If-None-Match": zipped.headers["etag"]})
-    assert again.status_code == 304 and again.content == b""
+    assert plain.headers["vary"] == "Accept-Encoding"
+    # two encodings, two tags: a resumed download or a cache can never mix their bytes
+    assert zipped.headers["etag"] != plain.headers["etag"]
+    refused = portal.get(url, headers={"Accept-Encoding": "gzip;q=0, identity"})
+    assert "content-encoding" not in refused.headers and refused.headers["etag"] == plain.headers["etag"]
+    # a browser revalidating either copy gets 304 and no body
+    for copy, encoding in ((zipped, "gzip"), (plain, "identity")):
+        again = portal.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": copy.headers["etag"]})
+        assert again.status_code == 304 and again.content == b"", encoding
+        assert again.headers["etag"] == copy.headers["etag"] and again.headers["vary"] == "Accept-Encoding"
+    # a range is of the plain file, as its Content-Range says
+    part = portal.get(url, headers={"Accept-Encoding": "gzip", "Range": "bytes=1000-1999"})
+    assert part.status_code == 206 and "content-encoding" not in part.headers and part.content == shipped[1000:2000]
+    head = portal.head(url, headers={"Accept-Encoding": "gzip"})
+    assert head.headers["content-length"] == zipped.headers["content-length"] and head.content == b""
+    # small files and images go as they are
+    icon = portal.get("/static/favicon.svg", headers={"Accept-Encoding": "gzip"})
+    assert icon.status_code == 200 and ("content-encoding" in icon.headers) == (len(icon.content) >= 1024)

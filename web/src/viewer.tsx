@@ -1,9 +1,10 @@
 /* The portal's HDF5 viewer: H5Web over the node's h5grove endpoints.
  *
  * The page (templates/viewer.html) says what to show in a JSON script tag
- * #viewer-settings: {"url": "/h5grove", "filepath": "42", "initialPath": "/entry/data"}.
- * `filepath` is the catalogue's file id, never a path: the server maps it
- * to the file and checks that the caller may read it.
+ * #viewer-settings: {"url": "/h5grove", "filepath": "42/scan.nxs", "initialPath": "/entry/data"}.
+ * `filepath` is the catalogue's file id, never a path, followed by the file's
+ * name, which H5Web shows at the root of its tree: the server reads only the
+ * id, maps it to the file and checks that the caller may read it.
  */
 import '@h5web/app/styles.css';
 

@@ -13,7 +13,6 @@ import threading
 import time
 
 from fastapi import FastAPI
-from starlette.middleware.gzip import GZipMiddleware
 
 from pancommons import __version__
 from pancommons.api import errors, hdf5
@@ -82,10 +81,7 @@ def create_app(settings: Settings | None = None, catalogue: Catalogue | None = N
     app.include_router(hdf5.router)
     app.include_router(portal_routes.router)
     app.include_router(account_routes.router)
-    # The viewer bundle is 1.4 MB of JavaScript, 0.42 MB gzipped (32 ms at level 6); answers
-    # revalidated by ETag (304) carry no body to compress. Only the static files: /data and
-    # downloads are binary, where compressing costs speed and gains nothing.
-    app.mount("/static", GZipMiddleware(portal_routes.static, minimum_size=1024, compresslevel=6), name="portal_static")
+    app.mount("/static", portal_routes.static, name="portal_static")
     app.add_exception_handler(404, _not_found_page)
     app.add_middleware(CaseInsensitiveCollections)
     app.add_middleware(PrivateAnswers)  # no shared cache hands one caller's view to another

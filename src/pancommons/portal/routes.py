@@ -20,7 +20,6 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from pancommons.accounts import audit
@@ -45,6 +44,7 @@ from pancommons.portal.search_form import (
     SearchForm,
     plain,
 )
+from pancommons.portal.static_files import CompressedStaticFiles
 from pancommons.portal.zipstream import zipped
 from pancommons.query.filter import FilterError, parse_filter
 from pancommons.units import human_size
@@ -52,7 +52,7 @@ from pancommons.units import human_size
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 router = APIRouter(include_in_schema=False)
-static = StaticFiles(directory=HERE / "static")
+static = CompressedStaticFiles(directory=HERE / "static")  # gzipped once per file version
 
 
 async def _catalogue(request: Request) -> Catalogue:
