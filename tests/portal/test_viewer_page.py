@@ -122,8 +122,10 @@ def test_the_viewer_bundle_travels_gzipped_to_a_browser_that_accepts_it(portal):
     assert plain.headers["vary"] == "Accept-Encoding"
     # two encodings, two tags: a resumed download or a cache can never mix their bytes
     assert zipped.headers["etag"] != plain.headers["etag"]
-    refused = portal.get(url, headers={"Accept-Encoding": "gzip;q=0, identity"})
-    assert "content-encoding" not in refused.headers and refused.headers["etag"] == plain.headers["etag"]
+    for refusing in ("gzip;q=0, identity", "*, gzip;q=0", "br"):
+        refused = portal.get(url, headers={"Accept-Encoding": refusing})
+        assert "content-encoding" not in refused.headers and refused.headers["etag"] == plain.headers["etag"], refusing
+    assert portal.get(url, headers={"Accept-Encoding": "br;q=1, *;q=0.5"}).headers["content-encoding"] == "gzip"
     # a browser revalidating either copy gets 304 and no body
     for copy, encoding in ((zipped, "gzip"), (plain, "identity")):
         again = portal.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": copy.headers["etag"]})

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from pathlib import Path
 
 import anyio
 from starlette.datastructures import Headers
@@ -35,11 +36,11 @@ class CompressedStaticFiles(StaticFiles):
         request = Headers(scope=scope)
         if response.status_code != 200 or "range" in request or not _accepts_gzip(request.get("accept-encoding", "")):
             return response
-        body = await self._gzip(str(response.path), response.stat_result)  # type: ignore[attr-defined]
         etag = _gzip_etag(response.headers["etag"])
         headers = {"etag": etag, "vary": "Accept-Encoding", "last-modified": response.headers["last-modified"]}
         if etag in {tag.strip() for tag in request.get("if-none-match", "").split(",")}:
             return Response(status_code=304, headers=headers)
+        body = await self._gzip(str(response.path), response.stat_result)
         headers |= {"content-encoding": "gzip", "content-type": response.headers["content-type"],
                     "content-length": str(len(body))}
         return Response(b"" if scope["method"] == "HEAD" else body, headers=headers)
@@ -49,14 +50,9 @@ class CompressedStaticFiles(StaticFiles):
         known = self._gzipped.get(path)
         if known is None or known[0] != version:
             # mtime=0: the same file gives the same bytes in every process behind a balancer
-            body = await anyio.to_thread.run_sync(lambda: gzip.compress(_read(path), compresslevel=6, mtime=0))
+            body = await anyio.to_thread.run_sync(lambda: gzip.compress(Path(path).read_bytes(), compresslevel=6, mtime=0))
             known = self._gzipped[path] = (version, body)
         return known[1]
-
-
-def _read(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 def _compressible(response: Response) -> bool:
@@ -68,16 +64,16 @@ def _compressible(response: Response) -> bool:
 
 
 def _accepts_gzip(accept_encoding: str) -> bool:
-    """Whether ``Accept-Encoding`` admits gzip (RFC 9110: a coding with q=0 is refused)."""
+    """Whether ``Accept-Encoding`` admits gzip, by name or as ``*`` (RFC 9110: q=0 refuses)."""
+    qualities: dict[str, float] = {}
     for part in accept_encoding.lower().split(","):
-        coding, _, parameters = part.strip().partition(";")
-        if coding.strip() in ("gzip", "*"):
-            quality = parameters.strip().removeprefix("q=")
-            try:
-                return not parameters or float(quality) > 0
-            except ValueError:
-                return False
-    return False
+        coding, _, parameters = part.partition(";")
+        quality = parameters.strip().removeprefix("q=")
+        try:
+            qualities[coding.strip()] = float(quality) if quality else 1.0
+        except ValueError:
+            qualities[coding.strip()] = 0.0
+    return qualities.get("gzip", qualities.get("*", 0.0)) > 0
 
 
 def _gzip_etag(etag: str) -> str:
